@@ -1,0 +1,33 @@
+// Package v1alpha1 holds the reverser.gitops.dev/v1alpha1 API: GitDestination (where and how to
+// write), WatchRule and ClusterWatchRule (what to watch).
+// +kubebuilder:object:generate=true
+// +groupName=reverser.gitops.dev
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// GroupVersion is the API group and version of this package.
+var GroupVersion = schema.GroupVersion{Group: "reverser.gitops.dev", Version: "v1alpha1"}
+
+// Resources of this API, as the dynamic client names them.
+var (
+	GitDestinations   = GroupVersion.WithResource("gitdestinations")
+	WatchRules        = GroupVersion.WithResource("watchrules")
+	ClusterWatchRules = GroupVersion.WithResource("clusterwatchrules")
+)
+
+// Condition types and reasons shared by the three kinds.
+const (
+	ConditionReady = "Ready"
+
+	ReasonSynced               = "Synced"
+	ReasonAuthenticationFailed = "AuthenticationFailed"
+	ReasonRemoteUnreachable    = "RemoteUnreachable"
+	ReasonInvalidSpec          = "InvalidSpec"
+	ReasonPushFailed           = "PushFailed"
+	ReasonDestinationNotFound  = "DestinationNotFound"
+	ReasonNoMatchingResources  = "NoMatchingResources"
+	ReasonWatching             = "Watching"
+)

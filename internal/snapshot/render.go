@@ -1,0 +1,41 @@
+package snapshot
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// ErrSecret is returned for core/v1 Secrets: their values must never become plaintext YAML.
+var ErrSecret = errors.New("snapshot: refusing to render a Secret as plaintext")
+
+// hashBytes is how many bytes of the sha256 digest Hash keeps: 128 bits is plenty to match an
+// admission request with a watch event, and keeps cache keys and logs short.
+const hashBytes = 16
+
+// IsSecret reports whether obj is a core Secret, whatever its version.
+func IsSecret(obj *unstructured.Unstructured) bool {
+	return obj.GroupVersionKind().GroupKind() == secretKind
+}
+
+// Render is Sanitize followed by Marshal: the bytes of the object's file. It returns ErrSecret
+// for core Secrets.
+func Render(obj *unstructured.Unstructured) ([]byte, error) {
+	if IsSecret(obj) {
+		return nil, ErrSecret
+	}
+	b, err := Marshal(Sanitize(obj).Object)
+	if err != nil {
+		return nil, fmt.Errorf("render %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+	}
+	return b, nil
+}
+
+// Hash is a short, stable hex digest (truncated sha256) of rendered bytes.
+func Hash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:hashBytes])
+}
