@@ -8,6 +8,7 @@ import (
 type GitDestinationSpec struct {
 	// URL of the repository: https://, http://, ssh://user@host[:port]/path, git@host:path or file:///path.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(https?://|ssh://|file:///|[A-Za-z0-9._-]+@[^:/]+:).+')",message="url must be https://, http://, ssh://, file:/// or scp-like user@host:path"
 	URL string `json:"url"`
 
@@ -18,6 +19,7 @@ type GitDestinationSpec struct {
 	Branch string `json:"branch,omitempty"`
 
 	// BaseFolder is the folder in the repository that holds the files; "" is the root.
+	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(p, p == '..')",message="baseFolder must be relative and must not contain '..'"
 	// +optional
 	BaseFolder string `json:"baseFolder,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -70,6 +71,14 @@ func Decode(t testing.TB, docs string) []*unstructured.Unstructured {
 // Resource is the dynamic client for obj's kind, namespaced when obj is.
 func (c *Client) Resource(t testing.TB, obj *unstructured.Unstructured) dynamic.ResourceInterface {
 	t.Helper()
+	ri, err := c.resource(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ri
+}
+
+func (c *Client) resource(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
 	gvk := obj.GroupVersionKind()
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
@@ -77,26 +86,44 @@ func (c *Client) Resource(t testing.TB, obj *unstructured.Unstructured) dynamic.
 		m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}
 	if err != nil {
-		t.Fatalf("map %s: %v", gvk, err)
+		return nil, fmt.Errorf("map %s: %w", gvk, err)
 	}
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		return c.Dynamic.Resource(m.Resource).Namespace(obj.GetNamespace())
+		return c.Dynamic.Resource(m.Resource).Namespace(obj.GetNamespace()), nil
 	}
-	return c.Dynamic.Resource(m.Resource)
+	return c.Dynamic.Resource(m.Resource), nil
 }
 
 // Create creates every object in docs and returns them as stored.
 func (c *Client) Create(t testing.TB, docs string) []*unstructured.Unstructured {
 	t.Helper()
+	out, err := c.TryCreate(t, docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TryCreate is Create that returns the error, for callers that retry (a CRD just installed
+// is served a moment later). Objects created before an error are not created again.
+func (c *Client) TryCreate(t testing.TB, docs string) ([]*unstructured.Unstructured, error) {
+	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, obj := range Decode(t, docs) {
-		got, err := c.Resource(t, obj).Create(context.Background(), obj, metav1.CreateOptions{})
+		ri, err := c.resource(obj)
 		if err != nil {
-			t.Fatalf("create %s %s: %v", obj.GetKind(), obj.GetName(), err)
+			return out, err
+		}
+		got, err := ri.Create(context.Background(), obj, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			got, err = ri.Get(context.Background(), obj.GetName(), metav1.GetOptions{})
+		}
+		if err != nil {
+			return out, fmt.Errorf("create %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 		out = append(out, got)
 	}
-	return out
+	return out, nil
 }
 
 // Update replaces every object in docs (read-modify-write of the whole object, keeping resourceVersion).

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
+	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
+)
+
+// apply creates docs and deletes them when the test ends.
+func apply(t *testing.T, c *kubetest.Client, docs string) {
+	t.Helper()
+	c.Create(t, docs)
+	t.Cleanup(func() { c.Delete(t, docs) })
+}
+
+func destinationYAML(ns, name, url, extra string) string {
+	return `
+apiVersion: reverser.gitops.dev/v1alpha1
+kind: GitDestination
+metadata: {name: ` + name + `, namespace: ` + ns + `}
+spec:
+  url: ` + url + `
+` + extra
+}
+
+func TestSnapshotFromRules(t *testing.T) {
+	c := kubetest.NewClient(t, env.Config)
+	c.InstallCRDs(t, orderCRD)
+	const ns = "shop-rules"
+	c.Namespace(t, ns)
+	c.Create(t, shopObjects(ns))
+	remote := gitserver.NewBare(t, "main")
+	apply(t, c, destinationYAML(ns, "backup", remote.URL, "  baseFolder: clusters/test\n  committer: {name: Backup Bot, email: backup@example.com}\n")+`
+---
+apiVersion: reverser.gitops.dev/v1alpha1
+kind: WatchRule
+metadata: {name: shop, namespace: `+ns+`}
+spec:
+  destinationRef: {name: backup}
+  rules:
+  - apiGroups: [""]
+    resources: [configmaps, secrets]
+  - apiGroups: [shop.example.com]
+    resources: ["*"]
+---
+apiVersion: reverser.gitops.dev/v1alpha1
+kind: WatchRule
+metadata: {name: dangling, namespace: `+ns+`}
+spec:
+  destinationRef: {name: nowhere}
+  rules:
+  - apiGroups: [""]
+    resources: [configmaps]
+---
+apiVersion: reverser.gitops.dev/v1alpha1
+kind: ClusterWatchRule
+metadata: {name: crds-to-backup}
+spec:
+  destinationRef: {name: backup, namespace: `+ns+`}
+  rules:
+  - apiGroups: [apiextensions.k8s.io]
+    resources: [customresourcedefinitions]
+    scope: Cluster
+`)
+	_, stderr, err := cli(t, "snapshot", "--kubeconfig", kubeconfig(t, "default"))
+	if err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "DestinationNotFound") {
+		t.Errorf("the dangling rule is not reported:\n%s", stderr)
+	}
+	files := remote.Files(t, "main")
+	for _, p := range []string{
+		"clusters/test/" + ns + "/configmaps/app.yaml",
+		"clusters/test/" + ns + "/configmaps/settings.yaml",
+		"clusters/test/" + ns + "/icecreamorders.shop.example.com/alices-order.yaml",
+		"clusters/test/_cluster/customresourcedefinitions.apiextensions.k8s.io/icecreamorders.shop.example.com.yaml",
+		"clusters/test/_cluster/customresourcedefinitions.apiextensions.k8s.io/gitdestinations.reverser.gitops.dev.yaml",
+	} {
+		if _, ok := files[p]; !ok {
+			t.Errorf("missing %s; have %v", p, keys(files))
+		}
+	}
+	for p := range files {
+		if strings.Contains(p, "/secrets/") || strings.Contains(p, "deployments") || strings.Contains(p, "kube-root-ca.crt") {
+			t.Errorf("unexpected file %s", p)
+		}
+	}
+	if got, want := files["clusters/test/"+ns+"/configmaps/app.yaml"], wantApp(ns); got != want {
+		t.Errorf("app.yaml = %q, want %q", got, want)
+	}
+	assertNoSecret(t, remote)
+	log := remote.Log(t, "main")
+	if len(log) != 1 || log[0].CommitterName != "Backup Bot" || log[0].AuthorEmail != "backup@example.com" {
+		t.Errorf("commits = %+v, want one by the destination's committer", log)
+	}
+	// A destination whose remote is gone makes the run fail, with a one-line reason.
+	gone := gitserver.NewBare(t, "main")
+	apply(t, c, destinationYAML(ns, "broken", gone.URL+"-missing", ""))
+	_, stderr, err = cli(t, "snapshot", "--kubeconfig", kubeconfig(t, "default"))
+	if err == nil {
+		t.Fatalf("snapshot with a missing remote succeeded:\n%s", stderr)
+	}
+	// Other destinations still got their snapshot.
+	if n := remote.Count(t, "main"); n != 1 {
+		t.Errorf("unchanged destination got a commit: %d", n)
+	}
+}

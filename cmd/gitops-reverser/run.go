@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/controller"
+)
+
+type runFlags struct {
+	common
+	opts controller.Options
+}
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f runFlags
+	o := &f.opts
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	f.bind(fs)
+	fs.DurationVar(&o.ResyncInterval, "resync-interval", 10*time.Minute, "full resync of every destination from the caches; 0 disables it")
+	fs.DurationVar(&o.DiscoveryInterval, "discovery-interval", 30*time.Second, "how often rules are resolved against API discovery")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", ":8080", "Prometheus /metrics address; 0 disables it")
+	fs.StringVar(&o.HealthAddr, "health-addr", ":8081", "/healthz and /readyz address; 0 disables it")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "hold a Lease while writing, so only one replica writes")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Lease (default $POD_NAMESPACE)")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "gitops-reverser", "name of the Lease")
+	fs.StringVar(&o.AuthorEmailDomain, "author-email-domain", "cluster.local", "email domain of authors whose username is not an email address")
+	fs.StringVar(&o.CacheDir, "cache-dir", filepath.Join(os.TempDir(), "gitops-reverser"), "where clones are kept between pushes and restarts")
+	if err := parse(fs, args, stdout); err != nil {
+		if errors.Is(err, errHelp) {
+			return nil
+		}
+		return err
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	slog.SetDefault(f.logger(stderr))
+	cfg, err := f.restConfig()
+	if err != nil {
+		return err
+	}
+	o.Config = cfg
+	if err := os.MkdirAll(o.CacheDir, 0o700); err != nil {
+		return err
+	}
+	return controller.Run(ctx, *o)
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/resync"
+)
+
+type snapshotFlags struct {
+	common
+	repo          string
+	branch        string
+	baseFolder    string
+	resources     []string
+	namespaces    []string
+	allNamespaces bool
+	selector      string
+	dryRun        bool
+	cacheDir      string
+}
+
+func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f snapshotFlags
+	fs := pflag.NewFlagSet("snapshot", pflag.ContinueOnError)
+	f.bind(fs)
+	fs.StringVar(&f.repo, "repo", "", "standalone: repository URL or local path (a missing local path becomes a new repository); without it every GitDestination in the cluster is synced")
+	fs.StringVar(&f.branch, "branch", "main", "standalone: branch to write")
+	fs.StringVar(&f.baseFolder, "base-folder", "", "standalone: folder in the repository for the files")
+	fs.StringSliceVar(&f.resources, "resources", nil, "standalone: resources to snapshot, plural[.group], comma-separated (default all)")
+	fs.StringArrayVarP(&f.namespaces, "namespace", "n", nil, "standalone: namespace to snapshot (repeatable; default the kubeconfig's namespace)")
+	fs.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "standalone: snapshot every namespace")
+	fs.StringVarP(&f.selector, "selector", "l", "", "standalone: label selector")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the changeset and write nothing")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: in memory)")
+	if err := parse(fs, args, stdout); err != nil {
+		if errors.Is(err, errHelp) {
+			return nil
+		}
+		return err
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	slog.SetDefault(f.logger(stderr))
+	cfg, err := f.restConfig()
+	if err != nil {
+		return err
+	}
+	if f.repo != "" && !f.allNamespaces && len(f.namespaces) == 0 {
+		ns, _, err := f.clientConfig().Namespace()
+		if err != nil {
+			return fmt.Errorf("kubeconfig namespace: %w", err)
+		}
+		f.namespaces = []string{ns}
+	}
+	auth, err := authFromEnv()
+	if err != nil {
+		return err
+	}
+	opts := resync.Options{
+		Config:        cfg,
+		Repo:          f.repo,
+		Branch:        f.branch,
+		BaseFolder:    f.baseFolder,
+		Resources:     f.resources,
+		Namespaces:    f.namespaces,
+		AllNamespaces: f.allNamespaces,
+		Selector:      f.selector,
+		Auth:          destination.AuthFromData(auth),
+		DryRun:        f.dryRun,
+		CacheDir:      f.cacheDir,
+		Out:           stdout,
+		Summary:       stderr,
+	}
+	return resync.Run(ctx, opts)
+}
+
+func (f *snapshotFlags) validate() error {
+	if err := f.common.validate(); err != nil {
+		return err
+	}
+	if f.repo == "" {
+		if f.baseFolder != "" || len(f.resources) > 0 || len(f.namespaces) > 0 || f.allNamespaces || f.selector != "" {
+			return errors.New("--base-folder, --resources, --namespace, --all-namespaces and --selector need --repo")
+		}
+	}
+	if f.allNamespaces && len(f.namespaces) > 0 {
+		return errors.New("--all-namespaces and --namespace exclude each other")
+	}
+	return destination.ValidateBaseFolder(f.baseFolder)
+}
+
+// authFromEnv reads standalone credentials from the environment, never from flags, so they do
+// not show in process lists: GIT_USERNAME, GIT_PASSWORD, GIT_BEARER_TOKEN, GIT_CA_FILE,
+// GIT_SSH_KEY_FILE, GIT_KNOWN_HOSTS_FILE.
+func authFromEnv() (map[string][]byte, error) {
+	d := map[string][]byte{}
+	for key, env := range map[string]string{"username": "GIT_USERNAME", "password": "GIT_PASSWORD", "bearerToken": "GIT_BEARER_TOKEN"} {
+		if v := os.Getenv(env); v != "" {
+			d[key] = []byte(v)
+		}
+	}
+	for key, env := range map[string]string{"ca.crt": "GIT_CA_FILE", "identity": "GIT_SSH_KEY_FILE", "known_hosts": "GIT_KNOWN_HOSTS_FILE"} {
+		if p := os.Getenv(env); p != "" {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", env, err)
+			}
+			d[key] = b
+		}
+	}
+	return d, nil
+}

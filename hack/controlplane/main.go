@@ -1,0 +1,51 @@
+// Command controlplane starts a local kube-apiserver and etcd (from bin/, built by
+// `make testbin`) with the project's CRDs, writes an admin kubeconfig and runs until
+// interrupted. `make demo` uses it when no cluster is configured.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
+)
+
+func main() {
+	// An own flag set: controller-runtime registers --kubeconfig on the global one.
+	fs := flag.NewFlagSet("controlplane", flag.ExitOnError)
+	kubeconfig := fs.String("kubeconfig", ".demo/kubeconfig", "where to write the admin kubeconfig")
+	_ = fs.Parse(os.Args[1:])
+	if err := run(*kubeconfig); err != nil {
+		fmt.Fprintln(os.Stderr, "controlplane:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env, err := kubetest.Start()
+	if err != nil {
+		return err
+	}
+	defer env.Stop()
+	cfg := env.Config
+	c := clientcmdapi.NewConfig()
+	c.Clusters["local"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	c.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	c.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "admin", Namespace: "default"}
+	c.CurrentContext = "local"
+	if err := clientcmd.WriteToFile(*c, path); err != nil {
+		return err
+	}
+	fmt.Printf("control plane up at %s; kubeconfig %s\n", cfg.Host, path)
+	<-ctx.Done()
+	return nil
+}

@@ -1,0 +1,302 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	clientdiscovery "k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/metrics"
+	"github.com/gitops-reverser/gitops-reverser/internal/writer"
+)
+
+// manager resolves rules into informers and writers and routes events between them.
+// Lock order: mu, then a writer's own lock (taken inside writer methods).
+type manager struct {
+	opts      Options
+	metrics   *metrics.Metrics
+	dyn       dynamic.Interface
+	kube      kubernetes.Interface
+	disc      clientdiscovery.DiscoveryInterface
+	informers *discovery.Informers
+	refreshCh chan struct{}
+	refreshed atomic.Bool // the first refresh finished
+
+	mu      sync.Mutex
+	writers map[types.NamespacedName]*running
+	catalog *discovery.Catalog
+	routes  atomic.Pointer[routes]
+	wg      sync.WaitGroup // running writers
+}
+
+// running is a started writer.
+type running struct {
+	w      *writer.Writer
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newManager(o Options, m *metrics.Metrics) (*manager, error) {
+	dyn, err := dynamic.NewForConfig(o.Config)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(o.Config)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	dc, err := clientdiscovery.NewDiscoveryClientForConfig(o.Config)
+	if err != nil {
+		return nil, fmt.Errorf("discovery client: %w", err)
+	}
+	mg := &manager{
+		opts:      o,
+		metrics:   m,
+		dyn:       dyn,
+		kube:      kube,
+		disc:      dc,
+		refreshCh: make(chan struct{}, 1),
+		writers:   map[types.NamespacedName]*running{},
+	}
+	mg.informers = discovery.NewInformers(dyn, mg)
+	mg.routes.Store(&routes{})
+	return mg, nil
+}
+
+// ready is nil once the first refresh is done and every informer has synced.
+func (mg *manager) ready() error {
+	if !mg.refreshed.Load() {
+		return errors.New("rules not resolved yet")
+	}
+	if !mg.informers.AllSynced() {
+		return errors.New("informers not synced yet")
+	}
+	return nil
+}
+
+// start runs the refresher until ctx ends, then stops every writer (each flushes) and waits.
+func (mg *manager) start(ctx context.Context) error {
+	stopWatch, err := mg.watchConfig(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopWatch()
+	ticker := time.NewTicker(mg.opts.DiscoveryInterval)
+	defer ticker.Stop()
+	mg.trigger()
+	for {
+		select {
+		case <-ctx.Done():
+			mg.stopAll()
+			return nil
+		case <-ticker.C:
+		case <-mg.refreshCh:
+		}
+		if err := mg.refresh(ctx); err != nil && ctx.Err() == nil {
+			slog.Error("refresh failed", "err", err)
+		}
+	}
+}
+
+// trigger asks for a refresh soon (rules, destinations or CRDs changed).
+func (mg *manager) trigger() {
+	select {
+	case mg.refreshCh <- struct{}{}:
+	default:
+	}
+}
+
+// refresh resolves all rules against discovery, then makes informers, writers and routes match.
+func (mg *manager) refresh(ctx context.Context) error {
+	cat, err := discovery.Fetch(ctx, mg.disc)
+	if err != nil {
+		return fmt.Errorf("discovery: %w", err)
+	}
+	cfg, err := destination.Read(ctx, mg.dyn)
+	if err != nil {
+		return err
+	}
+	targets, problems := destination.Resolve(ctx, destination.Clients{Dynamic: mg.dyn, Kube: mg.kube}, cfg, cat)
+
+	mg.mu.Lock()
+	mg.catalog = cat
+	mg.mu.Unlock()
+
+	started, stopped := mg.informers.Set(ctx, wanted(targets))
+	mg.metrics.WatchedGVRs.Set(float64(mg.informers.Len()))
+	if len(started)+len(stopped) > 0 {
+		slog.Info("watched resources changed", "started", gvrStrings(started), "stopped", gvrStrings(stopped), "watching", mg.informers.Len())
+	}
+	mg.syncWriters(ctx, targets)
+	if len(started) > 0 {
+		go mg.backfill(ctx, started)
+	}
+	mg.reportStatus(ctx, cfg, problems)
+	mg.refreshed.Store(true)
+	return nil
+}
+
+// wanted is the union of every target's resources; Named when any source names it.
+func wanted(targets []*destination.Target) []discovery.Resource {
+	byGVR := map[schema.GroupVersionResource]discovery.Resource{}
+	var order []schema.GroupVersionResource
+	for _, t := range targets {
+		for _, s := range t.Sources {
+			r, ok := byGVR[s.Resource.GVR]
+			if !ok {
+				order = append(order, s.Resource.GVR)
+				r = s.Resource
+			}
+			r.Named = r.Named || s.Resource.Named
+			byGVR[s.Resource.GVR] = r
+		}
+	}
+	out := make([]discovery.Resource, 0, len(order))
+	for _, g := range order {
+		out = append(out, byGVR[g])
+	}
+	return out
+}
+
+// backfill resyncs the writers that use newly started informers once those have synced, so
+// objects that existed before a rule appear without waiting for a change.
+func (mg *manager) backfill(ctx context.Context, started []schema.GroupVersionResource) {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if !mg.informers.WaitSynced(wctx) {
+		return
+	}
+	set := map[schema.GroupVersionResource]bool{}
+	for _, g := range started {
+		set[g] = true
+	}
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
+	for _, r := range mg.writers {
+		for _, s := range r.w.Target().Sources {
+			if set[s.Resource.GVR] {
+				r.w.Resync()
+				break
+			}
+		}
+	}
+}
+
+// syncWriters starts, updates and stops writers to match targets, then swaps the routes.
+func (mg *manager) syncWriters(ctx context.Context, targets []*destination.Target) {
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
+	seen := map[types.NamespacedName]bool{}
+	for _, t := range targets {
+		seen[t.Name] = true
+		r, ok := mg.writers[t.Name]
+		switch {
+		case ok && sameWhere(r.w.Target(), t):
+			if !reflect.DeepEqual(r.w.Target().Sources, t.Sources) {
+				r.w.SetTarget(t)
+			}
+			continue
+		case ok:
+			mg.stopLocked(t.Name, r)
+		}
+		mg.startLocked(ctx, t)
+	}
+	for name, r := range mg.writers {
+		if !seen[name] {
+			mg.stopLocked(name, r)
+		}
+	}
+	mg.routes.Store(buildRoutes(mg.writers))
+}
+
+// sameWhere reports whether two targets write to the same place the same way, so the writer
+// (and its clone) can be kept and only its sources replaced.
+func sameWhere(a, b *destination.Target) bool {
+	x, y := *a, *b
+	x.Sources, y.Sources = nil, nil
+	return reflect.DeepEqual(x, y)
+}
+
+func (mg *manager) startLocked(ctx context.Context, t *destination.Target) {
+	wctx, cancel := context.WithCancel(ctx)
+	name := t.Name
+	w := writer.New(t, writer.Options{
+		Objects:        mg.informers,
+		Unavailable:    mg.unavailable,
+		ResyncInterval: mg.opts.ResyncInterval,
+		EmailDomain:    mg.opts.AuthorEmailDomain,
+		CacheDir:       mg.cacheDir(name),
+		Metrics:        mg.metrics,
+		OnStatus:       func(s writer.Status) { mg.destinationStatus(wctx, name, s) },
+	})
+	r := &running{w: w, cancel: cancel, done: make(chan struct{})}
+	mg.writers[name] = r
+	mg.wg.Add(1)
+	go func() {
+		defer mg.wg.Done()
+		defer close(r.done)
+		if err := w.Start(wctx); err != nil {
+			slog.Error("writer stopped with an error", "destination", name.String(), "err", err)
+		}
+	}()
+	slog.Info("destination started", "destination", name.String(), "url", t.Repo.URL, "branch", t.Repo.Branch)
+}
+
+func (mg *manager) stopLocked(name types.NamespacedName, r *running) {
+	r.cancel()
+	<-r.done
+	delete(mg.writers, name)
+	slog.Info("destination stopped", "destination", name.String())
+}
+
+// stopAll stops every writer; each flushes its pending changes first.
+func (mg *manager) stopAll() {
+	mg.mu.Lock()
+	for _, r := range mg.writers {
+		r.cancel()
+	}
+	mg.mu.Unlock()
+	mg.wg.Wait()
+}
+
+func (mg *manager) unavailable(gr schema.GroupResource) bool {
+	mg.mu.Lock()
+	cat := mg.catalog
+	mg.mu.Unlock()
+	return cat != nil && cat.Unavailable(gr)
+}
+
+// cacheDir is the clone directory of one destination, private to the process.
+func (mg *manager) cacheDir(name types.NamespacedName) string {
+	if mg.opts.CacheDir == "" {
+		return ""
+	}
+	dir := filepath.Join(mg.opts.CacheDir, name.Namespace, name.Name)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		slog.Warn("cache dir unusable, cloning into memory", "dir", dir, "err", err)
+		return ""
+	}
+	return dir
+}
+
+func gvrStrings(gs []schema.GroupVersionResource) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = g.String()
+	}
+	return out
+}

@@ -1,0 +1,80 @@
+package controller
+
+import (
+	"errors"
+	"log/slog"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/writer"
+)
+
+// routes maps a resource to the writers whose sources take it. It is rebuilt on every change
+// of writers or targets and swapped atomically, so events never wait on a lock.
+type routes map[schema.GroupVersionResource][]route
+
+type route struct {
+	w       *writer.Writer
+	target  *destination.Target
+	sources []destination.Source // the target's sources of this resource
+}
+
+func buildRoutes(writers map[types.NamespacedName]*running) *routes {
+	rs := routes{}
+	for _, r := range writers {
+		t := r.w.Target()
+		by := map[schema.GroupVersionResource][]destination.Source{}
+		for _, s := range t.Sources {
+			by[s.Resource.GVR] = append(by[s.Resource.GVR], s)
+		}
+		for gvr, srcs := range by {
+			rs[gvr] = append(rs[gvr], route{w: r.w, target: t, sources: srcs})
+		}
+	}
+	return &rs
+}
+
+// OnEvent implements discovery.Handler: it renders the object for every destination that
+// takes it and hands the change to that destination's writer.
+func (mg *manager) OnEvent(res discovery.Resource, op discovery.Op, obj *unstructured.Unstructured) {
+	mg.metrics.Events.WithLabelValues(op.String()).Inc()
+	for _, rt := range (*mg.routes.Load())[res.GVR] {
+		ev, ok := eventFor(rt, op, obj)
+		if ok {
+			rt.w.Enqueue(ev)
+		}
+	}
+}
+
+// eventFor is the change one event makes to one destination. An object that no source takes
+// any more (a label no longer matches) is deleted from it; the writer drops deletes of files
+// that are not there.
+func eventFor(rt route, op discovery.Op, obj *unstructured.Unstructured) (writer.Event, bool) {
+	var src *destination.Source
+	for i := range rt.sources {
+		if rt.sources[i].Accepts(obj) {
+			src = &rt.sources[i]
+			break
+		}
+	}
+	res := rt.sources[0].Resource
+	if src != nil {
+		res = src.Resource
+	}
+	path, content, err := rt.target.File(res, obj)
+	switch {
+	case errors.Is(err, destination.ErrSkipped):
+		return writer.Event{}, false
+	case err != nil && op != discovery.OpDelete && src != nil:
+		slog.Error("object not rendered", "destination", rt.target.String(), "path", path, "err", err)
+		return writer.Event{}, false
+	case op == discovery.OpDelete || src == nil:
+		return writer.Event{Path: path}, true
+	default:
+		return writer.Event{Path: path, Content: content}, true
+	}
+}

@@ -1,0 +1,86 @@
+// Package destination owns the resolved form of a GitDestination: where to write (repository,
+// branch, folder, credentials, committer) and what to write (the sources its rules select).
+package destination
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+)
+
+// DefaultCommitter is the identity of commits when a destination names none.
+var DefaultCommitter = gitrepo.Signature{Name: "gitops-reverser", Email: "gitops-reverser@cluster.local"}
+
+// Target is one destination, resolved: everything needed to build its Tree and write it.
+type Target struct {
+	// Name is namespace/name of the GitDestination, or the --repo value in standalone mode.
+	Name         types.NamespacedName
+	Repo         gitrepo.Options
+	BaseFolder   string
+	Prune        bool
+	Committer    gitrepo.Signature
+	CommitWindow time.Duration
+	// AgeRecipients, when set, allow Secrets to be written SOPS-encrypted.
+	AgeRecipients []string
+	Sources       []Source
+}
+
+// Source is one resource to take objects from, with the filters of the rule that asked for it.
+type Source struct {
+	Resource discovery.Resource
+	// Namespace limits listing to one namespace; "" lists all namespaces (or a cluster-scoped resource).
+	Namespace string
+	// InNamespaces, when not nil, further limits namespaced objects to these namespaces (a
+	// namespaceSelector, resolved).
+	InNamespaces map[string]bool
+	// Selector limits objects by label; nil selects everything.
+	Selector labels.Selector
+}
+
+// rootCAConfigMap is published by Kubernetes into every namespace; it is never user state.
+const rootCAConfigMap = "kube-root-ca.crt"
+
+// Accepts reports whether obj, an object of s.Resource, belongs in the destination.
+func (s Source) Accepts(obj *unstructured.Unstructured) bool {
+	gvr := s.Resource.GVR
+	if gvr.Group == "" && gvr.Resource == "configmaps" && obj.GetName() == rootCAConfigMap {
+		return false
+	}
+	ns := obj.GetNamespace()
+	if s.Namespace != "" && ns != s.Namespace {
+		return false
+	}
+	if ns != "" && s.InNamespaces != nil && !s.InNamespaces[ns] {
+		return false
+	}
+	if s.Selector != nil && !s.Selector.Matches(labels.Set(obj.GetLabels())) {
+		return false
+	}
+	if !s.Resource.Named && controllerOwned(obj) {
+		return false
+	}
+	return true
+}
+
+func controllerOwned(obj *unstructured.Unstructured) bool {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Controller != nil && *ref.Controller {
+			return true
+		}
+	}
+	return false
+}
+
+// String names the target in logs and messages.
+func (t *Target) String() string {
+	if t.Name.Namespace == "" {
+		return t.Name.Name
+	}
+	return fmt.Sprintf("%s/%s", t.Name.Namespace, t.Name.Name)
+}

@@ -1,0 +1,269 @@
+package destination
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+)
+
+// Clients are the API clients Load reads through.
+type Clients struct {
+	Dynamic dynamic.Interface
+	Kube    kubernetes.Interface
+}
+
+// Problem is something wrong with one object of the API, to be reported on its status.
+type Problem struct {
+	// Kind and Name identify the GitDestination, WatchRule or ClusterWatchRule.
+	Kind    string
+	Name    types.NamespacedName
+	Reason  string
+	Message string
+}
+
+// Config is every GitDestination and rule in the cluster.
+type Config struct {
+	Destinations      []v1alpha1.GitDestination
+	WatchRules        []v1alpha1.WatchRule
+	ClusterWatchRules []v1alpha1.ClusterWatchRule
+}
+
+// Read lists the three kinds.
+func Read(ctx context.Context, dyn dynamic.Interface) (*Config, error) {
+	var c Config
+	if err := list(ctx, dyn, v1alpha1.GitDestinations, &c.Destinations); err != nil {
+		return nil, err
+	}
+	if err := list(ctx, dyn, v1alpha1.WatchRules, &c.WatchRules); err != nil {
+		return nil, err
+	}
+	if err := list(ctx, dyn, v1alpha1.ClusterWatchRules, &c.ClusterWatchRules); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func list[T any](ctx context.Context, dyn dynamic.Interface, res schema.GroupVersionResource, out *[]T) error {
+	l, err := dyn.Resource(res).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", res.Resource, err)
+	}
+	for i := range l.Items {
+		var v T
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(l.Items[i].Object, &v); err != nil {
+			return fmt.Errorf("decode %s %s: %w", res.Resource, l.Items[i].GetName(), err)
+		}
+		*out = append(*out, v)
+	}
+	return nil
+}
+
+// Resolve turns the config into targets, one per usable GitDestination, with the sources of
+// every rule that points at it. What cannot be used is returned as problems, never dropped.
+func Resolve(ctx context.Context, c Clients, cfg *Config, cat *discovery.Catalog) ([]*Target, []Problem) {
+	var problems []Problem
+	byName := map[types.NamespacedName]*Target{}
+	for i := range cfg.Destinations {
+		d := &cfg.Destinations[i]
+		t, err := fromSpec(ctx, c.Kube, d)
+		if err != nil {
+			problems = append(problems, Problem{Kind: "GitDestination", Name: nameOf(d.ObjectMeta), Reason: reasonOf(err), Message: err.Error()})
+			continue
+		}
+		byName[t.Name] = t
+	}
+	for i := range cfg.WatchRules {
+		r := &cfg.WatchRules[i]
+		p := addWatchRule(byName, cat, r)
+		problems = append(problems, p...)
+	}
+	for i := range cfg.ClusterWatchRules {
+		r := &cfg.ClusterWatchRules[i]
+		p := addClusterWatchRule(ctx, c.Kube, byName, cat, r)
+		problems = append(problems, p...)
+	}
+	targets := make([]*Target, 0, len(byName))
+	for _, t := range byName {
+		targets = append(targets, t)
+	}
+	sort.Slice(targets, func(i, j int) bool { return targets[i].String() < targets[j].String() })
+	return targets, problems
+}
+
+func addWatchRule(byName map[types.NamespacedName]*Target, cat *discovery.Catalog, r *v1alpha1.WatchRule) []Problem {
+	name := nameOf(r.ObjectMeta)
+	problem := func(reason, msg string) []Problem {
+		return []Problem{{Kind: "WatchRule", Name: name, Reason: reason, Message: msg}}
+	}
+	t, ok := byName[types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.DestinationRef.Name}]
+	if !ok {
+		return problem(v1alpha1.ReasonDestinationNotFound, fmt.Sprintf("GitDestination %s/%s not found or not usable", r.Namespace, r.Spec.DestinationRef.Name))
+	}
+	sel, err := selector(r.Spec.ObjectSelector)
+	if err != nil {
+		return problem(v1alpha1.ReasonInvalidSpec, err.Error())
+	}
+	rules := make([]discovery.Rule, 0, len(r.Spec.Rules))
+	for _, rr := range r.Spec.Rules {
+		rules = append(rules, discovery.Rule{APIGroups: rr.APIGroups, APIVersions: rr.APIVersions, Resources: rr.Resources, Scope: discovery.ScopeNamespaced})
+	}
+	resources, err := resolveRules(cat, rules)
+	for _, res := range resources {
+		t.Sources = append(t.Sources, Source{Resource: res, Namespace: r.Namespace, Selector: sel})
+	}
+	if err != nil {
+		return problem(reasonOf(err), err.Error())
+	}
+	return nil
+}
+
+func addClusterWatchRule(ctx context.Context, kube kubernetes.Interface, byName map[types.NamespacedName]*Target, cat *discovery.Catalog, r *v1alpha1.ClusterWatchRule) []Problem {
+	name := types.NamespacedName{Name: r.Name}
+	problem := func(reason, msg string) []Problem {
+		return []Problem{{Kind: "ClusterWatchRule", Name: name, Reason: reason, Message: msg}}
+	}
+	ref := types.NamespacedName{Namespace: r.Spec.DestinationRef.Namespace, Name: r.Spec.DestinationRef.Name}
+	t, ok := byName[ref]
+	if !ok {
+		return problem(v1alpha1.ReasonDestinationNotFound, fmt.Sprintf("GitDestination %s not found or not usable", ref))
+	}
+	sel, err := selector(r.Spec.ObjectSelector)
+	if err != nil {
+		return problem(v1alpha1.ReasonInvalidSpec, err.Error())
+	}
+	inNamespaces, err := namespaceFilter(ctx, kube, r.Spec.NamespaceSelector)
+	if err != nil {
+		return problem(v1alpha1.ReasonInvalidSpec, err.Error())
+	}
+	rules := make([]discovery.Rule, 0, len(r.Spec.Rules))
+	for _, rr := range r.Spec.Rules {
+		rules = append(rules, discovery.Rule{APIGroups: rr.APIGroups, APIVersions: rr.APIVersions, Resources: rr.Resources, Scope: discovery.Scope(rr.Scope)})
+	}
+	resources, err := resolveRules(cat, rules)
+	for _, res := range resources {
+		t.Sources = append(t.Sources, Source{Resource: res, InNamespaces: inNamespaces, Selector: sel})
+	}
+	if err != nil {
+		return problem(reasonOf(err), err.Error())
+	}
+	return nil
+}
+
+// errNoMatch marks rules that select nothing that exists.
+var errNoMatch = errors.New("rules match no resource served by the cluster")
+
+func resolveRules(cat *discovery.Catalog, rules []discovery.Rule) ([]discovery.Resource, error) {
+	for _, r := range rules {
+		if err := discovery.ValidateRule(r); err != nil {
+			return nil, fmt.Errorf("%w: %w", errInvalid, err)
+		}
+	}
+	res, err := discovery.Resolve(cat, rules)
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", errNoMatch, err)
+	}
+	if len(res) == 0 {
+		return nil, errNoMatch
+	}
+	return res, nil
+}
+
+func selector(s *metav1.LabelSelector) (labels.Selector, error) {
+	if s == nil {
+		return nil, nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: selector: %w", errInvalid, err)
+	}
+	return sel, nil
+}
+
+// namespaceFilter lists the namespaces a namespaceSelector picks, once per resolution.
+func namespaceFilter(ctx context.Context, kube kubernetes.Interface, s *metav1.LabelSelector) (map[string]bool, error) {
+	sel, err := selector(s)
+	if err != nil || sel == nil {
+		return nil, err
+	}
+	l, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("list namespaces: %w", err)
+	}
+	set := make(map[string]bool, len(l.Items))
+	for _, ns := range l.Items {
+		set[ns.Name] = true
+	}
+	return set, nil
+}
+
+// errInvalid marks a spec that can never work as written.
+var errInvalid = errors.New("invalid spec")
+
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, errNoMatch):
+		return v1alpha1.ReasonNoMatchingResources
+	case errors.Is(err, errSecret):
+		return v1alpha1.ReasonAuthenticationFailed
+	default:
+		return v1alpha1.ReasonInvalidSpec
+	}
+}
+
+func nameOf(m metav1.ObjectMeta) types.NamespacedName {
+	return types.NamespacedName{Namespace: m.Namespace, Name: m.Name}
+}
+
+// fromSpec is the where-and-how half of a target.
+func fromSpec(ctx context.Context, kube kubernetes.Interface, d *v1alpha1.GitDestination) (*Target, error) {
+	s := d.Spec
+	t := &Target{
+		Name:         nameOf(d.ObjectMeta),
+		Repo:         gitrepo.Options{URL: s.URL, Branch: s.Branch},
+		BaseFolder:   s.BaseFolder,
+		Prune:        s.Prune == nil || *s.Prune,
+		Committer:    DefaultCommitter,
+		CommitWindow: 2 * time.Second,
+	}
+	if t.Repo.Branch == "" {
+		t.Repo.Branch = "main"
+	}
+	if s.CommitWindow != nil {
+		t.CommitWindow = s.CommitWindow.Duration
+	}
+	if s.Committer != nil {
+		t.Committer = gitrepo.Signature{Name: s.Committer.Name, Email: s.Committer.Email}
+	}
+	if s.Encryption != nil {
+		t.AgeRecipients = s.Encryption.AgeRecipients
+	}
+	if err := ValidateBaseFolder(t.BaseFolder); err != nil {
+		return nil, fmt.Errorf("%w: %w", errInvalid, err)
+	}
+	if t.BaseFolder != "" {
+		t.BaseFolder = path.Clean(t.BaseFolder)
+	}
+	if s.SecretRef != nil {
+		auth, err := readAuth(ctx, kube, d.Namespace, s.SecretRef.Name)
+		if err != nil {
+			return nil, err
+		}
+		t.Repo.Auth = auth
+	}
+	return t, nil
+}

@@ -1,0 +1,378 @@
+package discovery
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
+)
+
+// ErrNotSynced means the informer of a resource is not running or has not finished its
+// initial list: its cache says nothing about which objects exist, so callers keep that
+// resource's files rather than treat it as empty.
+var ErrNotSynced = errors.New("informer not running or not synced")
+
+// Op is what happened to an object.
+type Op int
+
+const (
+	OpAdd Op = iota
+	OpUpdate
+	OpDelete
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpAdd:
+		return "add"
+	case OpUpdate:
+		return "update"
+	case OpDelete:
+		return "delete"
+	}
+	return fmt.Sprintf("Op(%d)", int(o))
+}
+
+// Handler receives events of every informer. Calls come from informer goroutines, possibly
+// concurrently for different GVRs; implementations must be quick and thread-safe. obj is the
+// informer cache's copy: read it, never modify it (DeepCopy first).
+type Handler interface {
+	OnEvent(res Resource, op Op, obj *unstructured.Unstructured)
+}
+
+// lastApplied is the annotation `kubectl apply` keeps: a full copy of the object.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// Informers keeps one dynamic informer per GVR, each started and stopped on its own: a
+// shared informer factory cannot stop a single GVR.
+//
+// Lock order: mu is the only lock and is never held while calling the Handler or waiting on
+// an informer, so a Handler may call Each, Synced, AllSynced, Running and Len. A Handler
+// must not call Set or WaitSynced (they are the refresher's).
+type Informers struct {
+	client  dynamic.Interface
+	handler Handler
+
+	mu      sync.RWMutex
+	entries map[schema.GroupVersionResource]*entry // guarded by mu
+}
+
+// entry is one running informer. ctx ends when Set stops it or the parent context of the Set
+// that started it ends; an entry whose ctx ended is not running, even while still in the map.
+type entry struct {
+	res      atomic.Pointer[Resource] // Set replaces it when Named or Kind change
+	informer cache.SharedIndexInformer
+	ctx      context.Context
+	cancel   context.CancelFunc
+}
+
+func (e *entry) running() bool { return e.ctx.Err() == nil }
+
+func (e *entry) synced() bool { return e.running() && e.informer.HasSynced() }
+
+// NewInformers returns a manager with no informers running; Set starts them.
+func NewInformers(client dynamic.Interface, h Handler) *Informers {
+	return &Informers{client: client, handler: h, entries: map[schema.GroupVersionResource]*entry{}}
+}
+
+// Set makes the running informers equal to want: starts missing ones (under ctx, each with
+// its own child context), stops ones no longer wanted (cancel + forget), keeps the rest
+// untouched (no restart; a Resource whose Named/Kind changed only has its stored Resource
+// updated). Returns the GVRs started and stopped, sorted. Once ctx has ended, every informer
+// it started stops and Set does nothing.
+//
+// After Set returns, a stopped informer forwards no further events; a Handler call already
+// in progress may still finish.
+func (i *Informers) Set(ctx context.Context, want []Resource) (started, stopped []schema.GroupVersionResource) {
+	if ctx.Err() != nil {
+		return nil, nil
+	}
+	wanted := make(map[schema.GroupVersionResource]Resource, len(want))
+	for _, r := range want {
+		wanted[r.GVR] = r
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for gvr, e := range i.entries {
+		if _, ok := wanted[gvr]; ok && e.running() {
+			continue
+		}
+		if e.running() {
+			stopped = append(stopped, gvr)
+		}
+		e.cancel()
+		delete(i.entries, gvr)
+	}
+	for gvr, r := range wanted {
+		if e, ok := i.entries[gvr]; ok {
+			e.res.Store(&r)
+			continue
+		}
+		i.entries[gvr] = i.start(ctx, r)
+		started = append(started, gvr)
+	}
+	slices.SortFunc(started, compareGVR)
+	slices.SortFunc(stopped, compareGVR)
+	return started, stopped
+}
+
+// start builds and runs the informer of one resource under a child context of ctx.
+// Called with mu held; it does not block.
+func (i *Informers) start(ctx context.Context, r Resource) *entry {
+	e := &entry{informer: newInformer(i.client, r.GVR)}
+	e.res.Store(&r)
+	e.ctx, e.cancel = context.WithCancel(ctx)
+	// None of these fail before the informer runs.
+	_ = e.informer.SetTransform(stripObject)
+	_ = e.informer.SetWatchErrorHandlerWithContext(watchErrorHandler(r.GVR))
+	_, _ = e.informer.AddEventHandler(eventHandler(e, i.handler))
+	go func() {
+		e.informer.RunWithContext(e.ctx)
+		i.forget(e)
+	}()
+	return e
+}
+
+// forget drops a stopped entry from the map, unless Set has already replaced it.
+func (i *Informers) forget(e *entry) {
+	gvr := e.res.Load().GVR
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.entries[gvr] == e {
+		delete(i.entries, gvr)
+	}
+}
+
+// newInformer builds the informer of one GVR across all namespaces, indexed by namespace.
+// Resync period 0: the caller resyncs from the cache on its own schedule. The reflector
+// streams the initial list where the server supports it (client-go's WatchListClient, on by
+// default) and otherwise lists in pages (client-go's default of 500; SharedIndexInformer
+// has no page size setting); an expired watch relists.
+func newInformer(client dynamic.Interface, gvr schema.GroupVersionResource) cache.SharedIndexInformer {
+	indexers := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
+	return dynamicinformer.NewFilteredDynamicInformer(client, gvr, "", 0, indexers, nil).Informer()
+}
+
+// stripObject drops what is big on every object and never used: managedFields and the
+// last-applied annotation. Labels, ownerReferences and status stay: filters need the first
+// two, and keeping status keeps the transform minimal (the sanitizer drops it when writing).
+// Objects are mutated in place, which client-go allows since v1.27; stripping twice is a no-op.
+func stripObject(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	md, ok := u.Object["metadata"].(map[string]any)
+	if !ok {
+		return obj, nil
+	}
+	delete(md, "managedFields")
+	if ann, ok := md["annotations"].(map[string]any); ok {
+		delete(ann, lastApplied)
+		if len(ann) == 0 {
+			delete(md, "annotations")
+		}
+	}
+	return u, nil
+}
+
+// eventHandler forwards an informer's events to h. Adds from the initial list are not
+// forwarded (the caller resyncs from the cache once synced), nor are updates that keep the
+// resourceVersion (a relist of unchanged objects), nor anything after the entry stopped.
+func eventHandler(e *entry, h Handler) cache.ResourceEventHandlerDetailedFuncs {
+	return cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj any, isInInitialList bool) {
+			if !isInInitialList {
+				forward(e, h, OpAdd, obj)
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			if !sameVersion(oldObj, newObj) {
+				forward(e, h, OpUpdate, newObj)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			// The watch missed the delete and a relist found the object gone.
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			forward(e, h, OpDelete, obj)
+		},
+	}
+}
+
+func forward(e *entry, h Handler, op Op, obj any) {
+	if !e.running() {
+		return
+	}
+	res := *e.res.Load()
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		slog.Warn("informer event dropped: not an unstructured object", "gvr", res.GVR.String(), "op", op.String(), "type", fmt.Sprintf("%T", obj))
+		return
+	}
+	h.OnEvent(res, op, u)
+}
+
+// sameVersion reports whether two objects carry the same, known resourceVersion.
+func sameVersion(a, b any) bool {
+	ua, okA := a.(*unstructured.Unstructured)
+	ub, okB := b.(*unstructured.Unstructured)
+	if !okA || !okB {
+		return false
+	}
+	rv := ua.GetResourceVersion()
+	return rv != "" && rv == ub.GetResourceVersion()
+}
+
+// watchErrorHandler logs failed lists and watches. The reflector retries with backoff (up to
+// 30s apart), so a GVR whose API is gone (CRD deleted) logs at debug until the refresher's
+// next discovery pass stops its informer.
+func watchErrorHandler(gvr schema.GroupVersionResource) cache.WatchErrorHandlerWithContext {
+	return func(_ context.Context, _ *cache.Reflector, err error) {
+		switch {
+		case errors.Is(err, io.EOF):
+			// The watch closed normally; the reflector opens a new one.
+		case apierrors.IsResourceExpired(err) || apierrors.IsGone(err):
+			slog.Debug("informer watch expired, relisting", "gvr", gvr.String(), "err", err)
+		case apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err):
+			slog.Debug("informer API gone, retrying until discovery drops it", "gvr", gvr.String(), "err", err)
+		default:
+			slog.Warn("informer list or watch failed, retrying", "gvr", gvr.String(), "err", err)
+		}
+	}
+}
+
+// lookup returns the running entry of gvr, or nil.
+func (i *Informers) lookup(gvr schema.GroupVersionResource) *entry {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	if e := i.entries[gvr]; e != nil && e.running() {
+		return e
+	}
+	return nil
+}
+
+// runningEntries lists the running entries.
+func (i *Informers) runningEntries() []*entry {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	out := make([]*entry, 0, len(i.entries))
+	for _, e := range i.entries {
+		if e.running() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Synced reports whether the informer for gvr has finished its initial list (false if not
+// running).
+func (i *Informers) Synced(gvr schema.GroupVersionResource) bool {
+	e := i.lookup(gvr)
+	return e != nil && e.synced()
+}
+
+// AllSynced reports whether every running informer has synced (true when none run).
+func (i *Informers) AllSynced() bool {
+	for _, e := range i.runningEntries() {
+		if !e.synced() {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitSynced blocks until every running informer has synced or ctx ends, and reports
+// whether they all synced. Informers that Set starts or stops meanwhile count as they come.
+func (i *Informers) WaitSynced(ctx context.Context) bool {
+	for {
+		var pending []*entry
+		for _, e := range i.runningEntries() {
+			if !e.synced() {
+				pending = append(pending, e)
+			}
+		}
+		if len(pending) == 0 {
+			return true
+		}
+		for _, e := range pending {
+			select {
+			case <-e.informer.HasSyncedChecker().Done():
+			case <-e.ctx.Done():
+			case <-ctx.Done():
+				return false
+			}
+		}
+	}
+}
+
+// Each calls fn for each cached object of res in namespace ("" = all namespaces; ignored for
+// cluster-scoped resources) matching selector (nil = all). fn gets the cache's copy: it must
+// not modify it. Each returns an error wrapping ErrNotSynced when the informer for res is not
+// running or not yet synced, and ctx's error if ctx ends midway.
+func (i *Informers) Each(ctx context.Context, res Resource, namespace string, selector labels.Selector, fn func(*unstructured.Unstructured)) error {
+	e := i.lookup(res.GVR)
+	if e == nil || !e.synced() {
+		return fmt.Errorf("%s: %w", res.GVR.String(), ErrNotSynced)
+	}
+	objs, err := cachedObjects(e, namespace)
+	if err != nil {
+		return fmt.Errorf("%s: %w", res.GVR.String(), err)
+	}
+	for _, o := range objs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s: %w", res.GVR.String(), err)
+		}
+		u, ok := o.(*unstructured.Unstructured)
+		if !ok || (selector != nil && !selector.Matches(labels.Set(u.GetLabels()))) {
+			continue
+		}
+		fn(u)
+	}
+	return nil
+}
+
+// cachedObjects reads the objects of one namespace through the namespace index, or all.
+func cachedObjects(e *entry, namespace string) ([]any, error) {
+	indexer := e.informer.GetIndexer()
+	if namespace == "" || !e.res.Load().Namespaced {
+		return indexer.List(), nil
+	}
+	objs, err := indexer.ByIndex(cache.NamespaceIndex, namespace)
+	if err != nil {
+		return nil, fmt.Errorf("read namespace index: %w", err)
+	}
+	return objs, nil
+}
+
+// Running lists the GVRs with a running informer, sorted.
+func (i *Informers) Running() []schema.GroupVersionResource {
+	entries := i.runningEntries()
+	out := make([]schema.GroupVersionResource, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, e.res.Load().GVR)
+	}
+	slices.SortFunc(out, compareGVR)
+	return out
+}
+
+// Len is the number of running informers.
+func (i *Informers) Len() int { return len(i.runningEntries()) }
+
+func compareGVR(a, b schema.GroupVersionResource) int {
+	return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Version, b.Version), cmp.Compare(a.Resource, b.Resource))
+}

@@ -1,0 +1,133 @@
+package gitrepo_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
+)
+
+func TestReopenClone(t *testing.T) {
+	remote := gitserver.NewBare(t, "main")
+	dir := filepath.Join(t.TempDir(), "clone")
+	first, err := gitrepo.Open(context.Background(), gitrepo.Options{URL: remote.URL, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, first, static(commit("first", add("a.yaml", "a\n"))))
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	foreign := remote.PushFile(t, "main", "b.yaml", "b\n", "foreign")
+
+	second := open(t, gitrepo.Options{URL: remote.URL, Dir: dir})
+	res := apply(t, second, func(_ context.Context, head gitrepo.Head) ([]gitrepo.Commit, error) {
+		if head.Hash().String() != foreign {
+			t.Errorf("reopened clone built on %s, want %s", head.Hash(), foreign)
+		}
+		return []gitrepo.Commit{commit("second", add("c.yaml", "c\n"))}, nil
+	})
+
+	if res.Attempts != 1 {
+		t.Errorf("attempts = %d, want 1", res.Attempts)
+	}
+	want := map[string]string{"a.yaml": "a\n", "b.yaml": "b\n", "c.yaml": "c\n"}
+	if diff := cmp.Diff(want, remote.Files(t, "main")); diff != "" {
+		t.Errorf("remote files (-want +got):\n%s", diff)
+	}
+}
+
+func TestUnusableCloneIsReplaced(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(t *testing.T, dir string)
+	}{
+		{name: "garbage HEAD", spoil: func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "HEAD"), "garbage\x00\x01")
+		}},
+		{name: "objects removed", spoil: func(t *testing.T, dir string) {
+			if err := os.RemoveAll(filepath.Join(dir, "objects")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "garbage config", spoil: func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "config"), "[[[ not a config")
+		}},
+		{name: "clone of another URL", spoil: func(t *testing.T, dir string) {
+			other := gitserver.NewBare(t, "main")
+			gitCLI(t, dir, "remote", "set-url", "origin", other.URL)
+		}},
+		{name: "tracking ref to a missing commit", spoil: func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "refs", "remotes", "origin", "main"),
+				"0123456789012345678901234567890123456789\n")
+		}},
+		{name: "empty directory", spoil: func(t *testing.T, dir string) {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			remote := gitserver.NewBare(t, "main")
+			dir := filepath.Join(t.TempDir(), "clone")
+			first, err := gitrepo.Open(context.Background(), gitrepo.Options{URL: remote.URL, Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			apply(t, first, static(commit("first", add("a.yaml", "a\n"))))
+			if err := first.Close(); err != nil {
+				t.Fatal(err)
+			}
+			head := remote.Head(t, "main")
+			tc.spoil(t, dir)
+
+			r := open(t, gitrepo.Options{URL: remote.URL, Dir: dir})
+			apply(t, r, static(commit("second", add("b.yaml", "b\n"))))
+
+			log := remote.Log(t, "main")
+			if len(log) != 2 || !cmp.Equal(log[0].Parents, []string{head}) {
+				t.Errorf("log = %+v, want the new commit on top of %s", log, head)
+			}
+			remote.Fsck(t)
+			if got := strings.TrimSpace(gitCLI(t, dir, "config", "remote.origin.url")); got != remote.URL {
+				t.Errorf("clone's origin = %q, want %q", got, remote.URL)
+			}
+			if out := gitCLI(t, dir, "fsck", "--no-progress", "--no-dangling"); out != "" {
+				t.Errorf("clone fsck: %s", out)
+			}
+		})
+	}
+}
+
+func TestCloneDirWithOtherContentIsKept(t *testing.T) {
+	remote := gitserver.NewBare(t, "main")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "precious.txt"), "keep me")
+
+	_, err := gitrepo.Open(context.Background(), gitrepo.Options{URL: remote.URL, Dir: dir})
+
+	if !errors.Is(err, gitrepo.ErrInvalidOptions) {
+		t.Fatalf("err = %v, want ErrInvalidOptions", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "precious.txt")); err != nil || string(b) != "keep me" {
+		t.Errorf("precious.txt = %q, %v; want it untouched", b, err)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

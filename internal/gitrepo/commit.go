@@ -1,0 +1,104 @@
+package gitrepo
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/diff"
+)
+
+// Signature is a commit identity.
+type Signature struct{ Name, Email string }
+
+// Commit is one commit a BuildFunc asks for.
+type Commit struct {
+	Changes diff.Changeset
+	// Author defaults to Committer when its Name is empty.
+	Author, Committer Signature
+	// Message is the subject, a blank line and the body (the caller formats
+	// it); a final newline is added when missing.
+	Message string
+	// When is the author and committer time; zero means now.
+	When time.Time
+}
+
+func (c Commit) validate() error {
+	if c.Committer.Name == "" || c.Committer.Email == "" {
+		return fmt.Errorf("%w: committer name and email are required", ErrInvalidCommit)
+	}
+	if strings.TrimSpace(c.Message) == "" {
+		return fmt.Errorf("%w: empty message", ErrInvalidCommit)
+	}
+	return nil
+}
+
+// chain is the result of writing a series of commits.
+type chain struct {
+	tip     plumbing.Hash // newest commit, the parent when nothing was written
+	tree    plumbing.Hash // tree of tip
+	commits int           // commits written
+}
+
+// writeCommits makes the commits on top of parent (zero: a root commit), each
+// on the tree of the one before. A commit whose tree equals its parent's is
+// skipped.
+func writeCommits(w *objectWriter, parent, parentTree plumbing.Hash, commits []Commit, now time.Time) (chain, error) {
+	c := chain{tip: parent, tree: parentTree}
+	if c.tree.IsZero() {
+		c.tree = emptyTree
+	}
+	for i, commit := range commits {
+		if err := commit.validate(); err != nil {
+			return chain{}, fmt.Errorf("commit %d: %w", i+1, err)
+		}
+		ed, err := newTreeEditor(w, c.tree)
+		if err != nil {
+			return chain{}, err
+		}
+		if err := ed.apply(commit.Changes); err != nil {
+			return chain{}, fmt.Errorf("commit %d: %w", i+1, err)
+		}
+		tree, err := ed.write()
+		if err != nil {
+			return chain{}, fmt.Errorf("commit %d: write trees: %w", i+1, err)
+		}
+		if tree == c.tree {
+			continue
+		}
+		h, err := w.encode(newCommitObject(commit, tree, c.tip, now))
+		if err != nil {
+			return chain{}, fmt.Errorf("commit %d: %w", i+1, err)
+		}
+		c = chain{tip: h, tree: tree, commits: c.commits + 1}
+	}
+	return c, nil
+}
+
+func newCommitObject(c Commit, tree, parent plumbing.Hash, now time.Time) *object.Commit {
+	when := c.When
+	if when.IsZero() {
+		when = now
+	}
+	author := c.Author
+	if author.Name == "" {
+		author = c.Committer
+	}
+	msg := c.Message
+	if !strings.HasSuffix(msg, "\n") {
+		msg += "\n"
+	}
+	obj := &object.Commit{
+		Author:    object.Signature{Name: author.Name, Email: author.Email, When: when},
+		Committer: object.Signature{Name: c.Committer.Name, Email: c.Committer.Email, When: when},
+		Message:   msg,
+		TreeHash:  tree,
+	}
+	if !parent.IsZero() {
+		obj.ParentHashes = []plumbing.Hash{parent}
+	}
+	return obj
+}

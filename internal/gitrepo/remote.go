@@ -1,0 +1,163 @@
+package gitrepo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+)
+
+// fetchSpec maps the remote branch to its remote-tracking ref. It forces, so
+// a rewritten remote branch is followed; the local side is only a cache.
+func (r *Repo) fetchSpec() config.RefSpec {
+	return config.RefSpec(fmt.Sprintf("+%s:%s", r.branch, r.tracking))
+}
+
+// fetch brings the remote branch into the clone. A remote without the branch
+// (or with no refs at all) is not an error: the tracking ref is removed.
+func (r *Repo) fetch(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+	err := r.repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: remoteName,
+		RemoteURL:  r.url,
+		RefSpecs:   []config.RefSpec{r.fetchSpec()},
+		Auth:       r.auth,
+		CABundle:   r.opts.Auth.CABundle,
+		Tags:       git.NoTags,
+	})
+	switch {
+	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
+		return nil
+	case errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
+		if err := r.repo.Storer.RemoveReference(r.tracking); err != nil {
+			return fmt.Errorf("forget %s: %w", r.tracking, err)
+		}
+		return nil
+	}
+	return r.netError("fetch", err)
+}
+
+// push sends the objects and moves the remote branch from base to tip, never
+// forcing: a remote branch that is not at base any more gives errMoved.
+func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, objects []plumbing.Hash) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+	sess, err := r.receivePackSession()
+	if err != nil {
+		return r.netError("push", err)
+	}
+	defer sess.Close()
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return r.netError("push", err)
+	}
+	current, err := advertisedHash(adv, r.branch)
+	if err != nil {
+		return r.netError("push", err)
+	}
+	if current != base {
+		return fmt.Errorf("%w: %s is at %s, commits were built on %s", errMoved, r.branch, short(current), short(base))
+	}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
+	req.Commands = []*packp.Command{{Name: r.branch, Old: base, New: tip}}
+	pack, err := r.encodePack(objects, !adv.Capabilities.Supports(capability.OFSDelta))
+	if err != nil {
+		return err
+	}
+	req.Packfile = io.NopCloser(bytes.NewReader(pack))
+	status, err := sess.ReceivePack(ctx, req)
+	if status != nil && status.Error() != nil {
+		return r.pushRejected(status.Error())
+	}
+	if err != nil {
+		return r.netError("push", err)
+	}
+	return r.recordPushed(tip)
+}
+
+func (r *Repo) receivePackSession() (transport.ReceivePackSession, error) {
+	cl, err := client.NewClient(r.endpoint)
+	if err != nil {
+		return nil, err
+	}
+	return cl.NewReceivePackSession(r.endpoint, r.auth)
+}
+
+// advertisedHash is where the remote says ref is; zero when it has no such ref.
+func advertisedHash(adv *packp.AdvRefs, ref plumbing.ReferenceName) (plumbing.Hash, error) {
+	refs, err := adv.AllReferences()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	got, err := refs.Reference(ref)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return got.Hash(), nil
+}
+
+// encodePack packs exactly the given objects: the ones this Apply created.
+// Everything else they reference is in the base commit the remote has.
+func (r *Repo) encodePack(objects []plumbing.Hash, refDeltas bool) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := packfile.NewEncoder(&buf, r.repo.Storer, refDeltas).Encode(objects, 10); err != nil {
+		return nil, fmt.Errorf("pack objects: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// movedStatuses are the receive-pack answers that mean another writer got
+// there first.
+var movedStatuses = []string{
+	"fetch first", "non-fast-forward", "stale info", "failed to lock",
+	"cannot lock ref", "failed to update ref", "reference already exists", "but expected",
+}
+
+func (r *Repo) pushRejected(err error) error {
+	msg := err.Error()
+	for _, s := range movedStatuses {
+		if strings.Contains(msg, s) {
+			return fmt.Errorf("%w: %w", errMoved, r.redact(err))
+		}
+	}
+	return fmt.Errorf("push %s: %w: %w", r.url, ErrRejected, r.redact(err))
+}
+
+// recordPushed moves the tracking ref and the clone's own branch to what the
+// remote now has, so the clone reads like the remote without another fetch.
+func (r *Repo) recordPushed(tip plumbing.Hash) error {
+	for _, name := range []plumbing.ReferenceName{r.tracking, r.branch} {
+		if err := r.repo.Storer.SetReference(plumbing.NewHashReference(name, tip)); err != nil {
+			return fmt.Errorf("pushed, but record %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// netError names the operation and the remote, classifies err and hides
+// credentials.
+func (r *Repo) netError(op string, err error) error {
+	return r.redact(fmt.Errorf("%s %s: %w", op, r.url, classify(err)))
+}
+
+func short(h plumbing.Hash) string {
+	if h.IsZero() {
+		return "nothing (no branch)"
+	}
+	return h.String()[:12]
+}

@@ -1,0 +1,113 @@
+// Package resync owns the full resync of a destination: build its desired Tree from the objects
+// its sources select, diff it with the branch head and make one `reconcile:` commit.
+// `gitops-reverser snapshot` runs it once; the controller runs it periodically.
+package resync
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
+)
+
+// Objects gives the live objects of a resource: the API (paged lists) or an informer cache.
+type Objects interface {
+	// Each calls fn for every object of res in namespace ("" = all namespaces) that matches
+	// selector (nil = all). An error means the resource could not be listed completely.
+	Each(ctx context.Context, res discovery.Resource, namespace string, selector labels.Selector, fn func(*unstructured.Unstructured)) error
+}
+
+// Built is a destination's desired state, and what must be kept although it is not in it.
+type Built struct {
+	Tree    snapshot.Tree
+	Objects int
+	Types   int
+	// Skipped counts objects deliberately not written (Secrets without encryption).
+	Skipped int
+	// Failed are resources whose list failed: their files are kept.
+	Failed map[schema.GroupResource]error
+	// broken are objects that could not be rendered: their files are kept.
+	broken map[snapshot.Key]bool
+	// unavailable reports resources whose API is temporarily unavailable: their files are kept.
+	unavailable func(schema.GroupResource) bool
+}
+
+// Keep reports whether a file that is not desired must stay anyway.
+func (b *Built) Keep(k snapshot.Key) bool {
+	if _, ok := b.Failed[k.Resource]; ok {
+		return true
+	}
+	if b.unavailable != nil && b.unavailable(k.Resource) {
+		return true
+	}
+	return b.broken[k]
+}
+
+// listConcurrency bounds the lists in flight against the API server.
+const listConcurrency = 4
+
+// Build collects the desired Tree of t from objs. unavailable may be nil.
+func Build(ctx context.Context, objs Objects, t *destination.Target, unavailable func(schema.GroupResource) bool) *Built {
+	b := &Built{
+		Tree:        snapshot.Tree{},
+		Failed:      map[schema.GroupResource]error{},
+		broken:      map[snapshot.Key]bool{},
+		unavailable: unavailable,
+	}
+	var (
+		mu    sync.Mutex // guards b
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, listConcurrency)
+		types = map[schema.GroupResource]bool{}
+	)
+	for _, src := range t.Sources {
+		types[src.Resource.GVR.GroupResource()] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			err := objs.Each(ctx, src.Resource, src.Namespace, src.Selector, func(obj *unstructured.Unstructured) {
+				if !src.Accepts(obj) {
+					return
+				}
+				p, content, err := t.File(src.Resource, obj)
+				mu.Lock()
+				defer mu.Unlock()
+				b.add(t, src.Resource, obj, p, content, err)
+			})
+			if err != nil {
+				slog.Warn("list failed, keeping its files", "destination", t.String(), "resource", src.Resource.GVR.String(), "namespace", src.Namespace, "err", err)
+				mu.Lock()
+				b.Failed[src.Resource.GVR.GroupResource()] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	b.Types = len(types)
+	return b
+}
+
+func (b *Built) add(t *destination.Target, res discovery.Resource, obj *unstructured.Unstructured, p string, content []byte, err error) {
+	switch {
+	case errors.Is(err, destination.ErrSkipped):
+		b.Skipped++
+	case err != nil:
+		slog.Error("object not rendered, keeping its file", "destination", t.String(), "path", p, "err", err)
+		b.broken[destination.Key(res, obj)] = true
+	default:
+		if _, dup := b.Tree[p]; !dup {
+			b.Objects++
+		}
+		b.Tree[p] = content
+	}
+}

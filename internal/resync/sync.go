@@ -1,0 +1,76 @@
+package resync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/diff"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+)
+
+// Outcome is what one resync did to a branch.
+type Outcome struct {
+	Changes diff.Changeset
+	// Head is the branch head afterwards; zero when the branch does not exist.
+	Head plumbing.Hash
+	// Files is the number of object files desired under baseFolder.
+	Files int
+}
+
+// Changeset computes what a resync would change, against the current branch head.
+func Changeset(head gitrepo.Head, t *destination.Target, b *Built) (diff.Changeset, error) {
+	cur, err := head.Files(t.BaseFolder)
+	if err != nil {
+		return nil, fmt.Errorf("read branch head: %w", err)
+	}
+	return diff.Diff(b.Tree, cur, diff.Options{BaseFolder: t.BaseFolder, Prune: t.Prune, Keep: b.Keep}), nil
+}
+
+// Sync brings the branch to the built state with one reconcile commit, pushed. A branch that
+// already matches gets no commit. After a rejected push the changeset is computed again
+// against the new head, so foreign commits stay and nothing is lost.
+func Sync(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Built) (Outcome, error) {
+	var out Outcome
+	res, err := repo.Apply(ctx, func(_ context.Context, head gitrepo.Head) ([]gitrepo.Commit, error) {
+		out.Head = head.Hash()
+		cs, err := Changeset(head, t, b)
+		if err != nil {
+			return nil, err
+		}
+		out.Changes = cs
+		if len(cs) == 0 {
+			return nil, nil
+		}
+		return []gitrepo.Commit{{
+			Changes:   cs,
+			Author:    t.Committer,
+			Committer: t.Committer,
+			Message:   diff.ReconcileMessage(cs, t.BaseFolder),
+		}}, nil
+	})
+	out.Files = len(b.Tree)
+	if errors.Is(err, gitrepo.ErrNothingToCommit) {
+		out.Changes = nil
+		return out, nil
+	}
+	if err != nil {
+		return out, err
+	}
+	out.Head = res.Head
+	return out, nil
+}
+
+// DryRun computes the changeset without writing anything.
+func DryRun(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Built) (diff.Changeset, error) {
+	var cs diff.Changeset
+	err := repo.View(ctx, func(_ context.Context, head gitrepo.Head) error {
+		var err error
+		cs, err = Changeset(head, t, b)
+		return err
+	})
+	return cs, err
+}

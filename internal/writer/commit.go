@@ -1,0 +1,262 @@
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/diff"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/resync"
+)
+
+// flush commits the batches that are due (all of them when all is set) and pushes.
+func (w *Writer) flush(ctx context.Context, repo *gitrepo.Repo, all bool) error {
+	w.mu.Lock()
+	t := w.target
+	batches := w.pending.take(time.Now(), t.CommitWindow, all)
+	w.mu.Unlock()
+	if len(batches) == 0 {
+		return nil
+	}
+	err := w.apply(ctx, repo, "flush", func(cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
+		return w.commits(t, batches, cur)
+	})
+	if err != nil {
+		w.mu.Lock()
+		w.pending.restore(batches)
+		w.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// commits turns batches into commits against cur: one per batch, or one per change when the
+// commit window is 0. Changes that leave a file as it is are left out.
+func (w *Writer) commits(t *destination.Target, batches []*batch, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
+	var commits []gitrepo.Commit
+	var sets []diff.Changeset
+	for _, b := range batches {
+		var cs diff.Changeset
+		for _, path := range b.order {
+			if ch, ok := changeFor(b.changes[path], cur); ok {
+				cs = append(cs, ch)
+			}
+		}
+		groups := []diff.Changeset{cs}
+		if t.CommitWindow == 0 {
+			groups = groups[:0]
+			for _, ch := range cs {
+				groups = append(groups, diff.Changeset{ch})
+			}
+		}
+		for _, g := range groups {
+			if len(g) == 0 {
+				continue
+			}
+			commits = append(commits, gitrepo.Commit{
+				Changes:   g,
+				Author:    w.author(t, b.author),
+				Committer: t.Committer,
+				Message:   message(diff.ChangeMessage(g, t.BaseFolder), b.author),
+			})
+			sets = append(sets, g)
+		}
+	}
+	return commits, sets
+}
+
+// changeFor compares one pending event with the head.
+func changeFor(ev Event, cur diff.Current) (diff.Change, bool) {
+	h, exists := cur[ev.Path]
+	switch {
+	case ev.Content == nil && exists:
+		return diff.Change{Path: ev.Path, Op: diff.Delete}, true
+	case ev.Content == nil:
+		return diff.Change{}, false
+	case !exists:
+		return diff.Change{Path: ev.Path, Op: diff.Add, Content: ev.Content}, true
+	case h != diff.BlobHash(ev.Content):
+		return diff.Change{Path: ev.Path, Op: diff.Update, Content: ev.Content}, true
+	default:
+		return diff.Change{}, false
+	}
+}
+
+// message adds the Kubernetes-User trailer when the author is known.
+func message(m, author string) string {
+	if author == "" {
+		return m
+	}
+	return m + "\n\nKubernetes-User: " + author
+}
+
+// author is the commit author for a username: the committer when unknown.
+func (w *Writer) author(t *destination.Target, username string) gitrepo.Signature {
+	if username == "" {
+		return t.Committer
+	}
+	return gitrepo.Signature{Name: username, Email: Email(username, w.opts.EmailDomain)}
+}
+
+var unsafeEmailChars = regexp.MustCompile(`[^a-z0-9._-]`)
+
+// Email is the author email of a Kubernetes username: the username itself when it is an email
+// address, else the username lowercased and made safe, at domain
+// (system:serviceaccount:team:bot -> system-serviceaccount-team-bot@cluster.local).
+func Email(username, domain string) string {
+	if a, err := mail.ParseAddress(username); err == nil && a.Address == username {
+		return username
+	}
+	if domain == "" {
+		domain = "cluster.local"
+	}
+	return unsafeEmailChars.ReplaceAllString(strings.ToLower(username), "-") + "@" + domain
+}
+
+// resync rebuilds the Tree from the caches and commits what differs from the head.
+func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
+	w.mu.Lock()
+	t := w.target
+	w.resyncWanted = false
+	w.mu.Unlock()
+	start := time.Now()
+	b := resync.Build(ctx, w.opts.Objects, t, w.opts.Unavailable)
+	err := w.apply(ctx, repo, "resync", func(cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
+		cs := diff.Diff(b.Tree, cur, diff.Options{BaseFolder: t.BaseFolder, Prune: t.Prune, Keep: b.Keep})
+		if len(cs) == 0 {
+			return nil, nil
+		}
+		return []gitrepo.Commit{{
+			Changes:   cs,
+			Author:    t.Committer,
+			Committer: t.Committer,
+			Message:   diff.ReconcileMessage(cs, t.BaseFolder),
+		}}, []diff.Changeset{cs}
+	})
+	if m := w.opts.Metrics; m != nil {
+		m.ResyncDuration.WithLabelValues(t.String()).Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		w.mu.Lock()
+		w.resyncWanted = true
+		w.mu.Unlock()
+		return err
+	}
+	if len(b.Failed) > 0 {
+		slog.Info("resync kept files of resources not listed", "destination", t.String(), "resources", len(b.Failed))
+	}
+	return nil
+}
+
+// apply runs one Git transaction: compute commits against the head (refreshing the known files
+// when someone else moved the branch), push, and record the new head.
+func (w *Writer) apply(ctx context.Context, repo *gitrepo.Repo, kind string, compute func(diff.Current) ([]gitrepo.Commit, []diff.Changeset)) error {
+	t := w.Target()
+	var applied []diff.Changeset
+	start := time.Now()
+	res, err := repo.Apply(ctx, func(_ context.Context, head gitrepo.Head) ([]gitrepo.Commit, error) {
+		cur, err := w.currentFiles(head, t)
+		if err != nil {
+			return nil, err
+		}
+		commits, sets := compute(cur)
+		applied = sets
+		return commits, nil
+	})
+	dest := t.String()
+	m := w.opts.Metrics
+	if errors.Is(err, gitrepo.ErrNothingToCommit) {
+		w.succeeded(t, nil, plumbing.ZeroHash, false)
+		return nil
+	}
+	if err != nil {
+		if m != nil {
+			m.Pushes.WithLabelValues(dest, "error").Inc()
+		}
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	if m != nil {
+		m.Pushes.WithLabelValues(dest, "success").Inc()
+		m.Commits.WithLabelValues(dest, "success").Add(float64(res.Commits))
+		m.PushDuration.WithLabelValues(dest).Observe(time.Since(start).Seconds())
+		m.LastPushSuccess.WithLabelValues(dest).SetToCurrentTime()
+	}
+	slog.Info("pushed", "destination", dest, "kind", kind, "commits", res.Commits, "head", res.Head.String(), "attempts", res.Attempts)
+	w.succeeded(t, applied, res.Head, true)
+	return nil
+}
+
+// currentFiles is the head's files under baseFolder, read from Git only when the head is not
+// the one this writer last wrote or read: steady-state cost does not grow with the repository.
+func (w *Writer) currentFiles(head gitrepo.Head, t *destination.Target) (diff.Current, error) {
+	w.mu.Lock()
+	known, knownHead := w.known, w.knownHead
+	w.mu.Unlock()
+	if known != nil && knownHead == head.Hash() {
+		return known, nil
+	}
+	cur, err := head.Files(t.BaseFolder)
+	if err != nil {
+		return nil, fmt.Errorf("read branch head: %w", err)
+	}
+	if cur == nil {
+		cur = diff.Current{}
+	}
+	w.mu.Lock()
+	w.known, w.knownHead = cur, head.Hash()
+	w.mu.Unlock()
+	return cur, nil
+}
+
+// succeeded records the new head and the files it holds, and reports Ready. The known files
+// were read for the parent of the pushed commits; the pushed changes are applied to them in
+// place, so the cost follows the changes, not the repository.
+func (w *Writer) succeeded(t *destination.Target, sets []diff.Changeset, head plumbing.Hash, pushed bool) {
+	w.mu.Lock()
+	if pushed && w.known != nil {
+		for _, cs := range sets {
+			for _, ch := range cs {
+				if ch.Op == diff.Delete {
+					delete(w.known, ch.Path)
+				} else {
+					w.known[ch.Path] = diff.BlobHash(ch.Content)
+				}
+			}
+		}
+		w.knownHead = head
+	}
+	files := len(w.known)
+	lastHead := w.knownHead
+	w.mu.Unlock()
+	if m := w.opts.Metrics; m != nil {
+		m.ObjectsTracked.WithLabelValues(t.String()).Set(float64(files))
+	}
+	w.setStatus(func(s *Status) {
+		s.Ready, s.Reason = true, v1alpha1.ReasonSynced
+		s.Message = fmt.Sprintf("%d files at %s", files, short(lastHead))
+		s.Files = files
+		if !lastHead.IsZero() {
+			s.LastCommit = lastHead.String()
+		}
+		if pushed {
+			s.LastPush = time.Now()
+		}
+	})
+}
+
+func short(h plumbing.Hash) string {
+	if h.IsZero() {
+		return "an empty branch"
+	}
+	return h.String()[:12]
+}

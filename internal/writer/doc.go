@@ -1,0 +1,8 @@
+// Package writer owns one GitDestination at run time: its pending changes grouped by author
+// and commit window, the commits and pushes, the periodic full resync, the backoff while the
+// remote fails, and the state reported on the destination's status.
+//
+// It keeps state, not queues: pending changes are a map by path, so however many events arrive
+// while the remote is down, memory grows with the number of changed files only, and one push
+// brings Git to the current cluster state when the remote is back.
+package writer

@@ -1,0 +1,135 @@
+package writer
+
+import (
+	"sort"
+	"time"
+)
+
+// Event is one object change, rendered for the destination.
+type Event struct {
+	Path string
+	// Content is the file's new bytes; nil deletes the file.
+	Content []byte
+	// Author is the Kubernetes username that made the change; "" when unknown.
+	Author string
+}
+
+// batch is one author's pending changes within one commit window.
+type batch struct {
+	author       string
+	changes      map[string]Event
+	order        []string // paths in the order they first changed
+	opened, last time.Time
+}
+
+// pending holds every batch, at most one per author, and which batch holds each path.
+type pending struct {
+	batches map[string]*batch
+	owner   map[string]string // path -> author of the batch that holds it
+}
+
+func newPending() *pending {
+	return &pending{batches: map[string]*batch{}, owner: map[string]string{}}
+}
+
+// add records ev. A path changed again by another author moves to that author's batch: the
+// last writer authored the final state, and no older content may be committed after it.
+func (p *pending) add(ev Event, now time.Time) {
+	if prev, ok := p.owner[ev.Path]; ok && prev != ev.Author {
+		p.drop(prev, ev.Path)
+	}
+	b := p.batches[ev.Author]
+	if b == nil {
+		b = &batch{author: ev.Author, changes: map[string]Event{}, opened: now}
+		p.batches[ev.Author] = b
+	}
+	if _, ok := b.changes[ev.Path]; !ok {
+		b.order = append(b.order, ev.Path)
+	}
+	b.changes[ev.Path] = ev
+	b.last = now
+	p.owner[ev.Path] = ev.Author
+}
+
+func (p *pending) drop(author, path string) {
+	b := p.batches[author]
+	delete(b.changes, path)
+	for i, q := range b.order {
+		if q == path {
+			b.order = append(b.order[:i], b.order[i+1:]...)
+			break
+		}
+	}
+	if len(b.changes) == 0 {
+		delete(p.batches, author)
+	}
+	delete(p.owner, path)
+}
+
+// has reports whether path has a pending change.
+func (p *pending) has(path string) bool {
+	_, ok := p.owner[path]
+	return ok
+}
+
+func (p *pending) len() int { return len(p.owner) }
+
+// due is when b's window closes: once its author has been quiet for window, and at the latest
+// ten windows after it opened.
+func (b *batch) due(window time.Duration) time.Time {
+	quiet := b.last.Add(window)
+	if limit := b.opened.Add(10 * window); limit.Before(quiet) {
+		return limit
+	}
+	return quiet
+}
+
+// take removes and returns the batches due at now (all of them when all is set), oldest first.
+func (p *pending) take(now time.Time, window time.Duration, all bool) []*batch {
+	var out []*batch
+	for author, b := range p.batches {
+		if all || !b.due(window).After(now) {
+			out = append(out, b)
+			delete(p.batches, author)
+			for path := range b.changes {
+				delete(p.owner, path)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].opened.Before(out[j].opened) })
+	return out
+}
+
+// restore puts back batches whose commit failed. Changes made since win over restored ones.
+func (p *pending) restore(bs []*batch) {
+	for _, b := range bs {
+		for _, path := range b.order {
+			if p.has(path) {
+				continue
+			}
+			ev := b.changes[path]
+			cur := p.batches[b.author]
+			if cur == nil {
+				cur = &batch{author: b.author, changes: map[string]Event{}, opened: b.opened, last: b.last}
+				p.batches[b.author] = cur
+			}
+			if b.opened.Before(cur.opened) {
+				cur.opened = b.opened
+			}
+			cur.order = append(cur.order, path)
+			cur.changes[path] = ev
+			p.owner[path] = b.author
+		}
+	}
+}
+
+// next is the earliest time a batch is due; zero when nothing is pending.
+func (p *pending) next(window time.Duration) time.Time {
+	var t time.Time
+	for _, b := range p.batches {
+		if d := b.due(window); t.IsZero() || d.Before(t) {
+			t = d
+		}
+	}
+	return t
+}

@@ -1,0 +1,269 @@
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/diff"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/metrics"
+	"github.com/gitops-reverser/gitops-reverser/internal/resync"
+)
+
+// Status is what the writer reports about its destination.
+type Status struct {
+	Ready      bool
+	Reason     string
+	Message    string
+	LastCommit string
+	LastPush   time.Time
+	Files      int
+}
+
+// Options are the writer's collaborators and settings.
+type Options struct {
+	// Objects are the live objects (informer caches) a resync builds the Tree from.
+	Objects resync.Objects
+	// Unavailable reports resources whose API is unavailable: their files are kept.
+	Unavailable func(schema.GroupResource) bool
+	// ResyncInterval between full resyncs; 0 disables the periodic resync.
+	ResyncInterval time.Duration
+	// EmailDomain makes an author email from a username that is not an email address.
+	EmailDomain string
+	// CacheDir holds the destination's clone; "" keeps it in memory.
+	CacheDir string
+	// OnStatus is called after every attempt that changed what the status says.
+	OnStatus func(Status)
+	Metrics  *metrics.Metrics
+	// FlushTimeout bounds the final flush when the context ends.
+	FlushTimeout time.Duration
+}
+
+// Writer owns one destination. Lock order: mu only; it is never held during Git operations.
+type Writer struct {
+	opts Options
+	kick chan struct{}
+
+	mu           sync.Mutex
+	target       *destination.Target
+	pending      *pending
+	known        diff.Current // files under baseFolder at knownHead
+	knownHead    plumbing.Hash
+	resyncWanted bool
+	status       Status
+}
+
+// New makes a writer for t; Start runs it.
+func New(t *destination.Target, opts Options) *Writer {
+	if opts.FlushTimeout == 0 {
+		opts.FlushTimeout = 30 * time.Second
+	}
+	return &Writer{opts: opts, target: t, pending: newPending(), kick: make(chan struct{}, 1), resyncWanted: true}
+}
+
+// Target is the destination the writer currently serves.
+func (w *Writer) Target() *destination.Target {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.target
+}
+
+// SetTarget replaces the sources (rules changed) and asks for a resync, which backfills new
+// objects and removes files no rule wants any more.
+func (w *Writer) SetTarget(t *destination.Target) {
+	w.mu.Lock()
+	w.target = t
+	w.resyncWanted = true
+	w.mu.Unlock()
+	w.poke()
+}
+
+// Resync asks for a full resync soon.
+func (w *Writer) Resync() {
+	w.mu.Lock()
+	w.resyncWanted = true
+	w.mu.Unlock()
+	w.poke()
+}
+
+// Enqueue records a change. A change that leaves the file as it is at the head is dropped.
+func (w *Writer) Enqueue(ev Event) {
+	w.mu.Lock()
+	if w.known != nil && !w.pending.has(ev.Path) {
+		h, exists := w.known[ev.Path]
+		if ev.Content == nil && !exists || ev.Content != nil && exists && h == diff.BlobHash(ev.Content) {
+			w.mu.Unlock()
+			return
+		}
+	}
+	w.pending.add(ev, time.Now())
+	w.mu.Unlock()
+	w.poke()
+}
+
+func (w *Writer) poke() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs until ctx ends, then flushes what is pending and returns.
+func (w *Writer) Start(ctx context.Context) error {
+	var (
+		repo     *gitrepo.Repo
+		failures int
+		retryAt  time.Time
+		resyncAt = time.Now().Add(w.opts.ResyncInterval)
+	)
+	defer func() {
+		if repo != nil {
+			repo.Close()
+		}
+	}()
+	for {
+		now := time.Now()
+		if !now.Before(retryAt) {
+			var err error
+			if repo == nil {
+				repo, err = w.open(ctx)
+			}
+			if err == nil {
+				if w.opts.ResyncInterval > 0 && !now.Before(resyncAt) {
+					w.Resync()
+					resyncAt = now.Add(w.opts.ResyncInterval)
+				}
+				err = w.step(ctx, repo, false)
+			}
+			if err != nil && ctx.Err() == nil {
+				failures++
+				retryAt = time.Now().Add(backoff(failures))
+				w.fail(err)
+			} else if err == nil {
+				failures = 0
+				retryAt = time.Time{}
+			}
+		}
+		wait := w.nextWake(retryAt, resyncAt)
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return w.final(repo)
+		case <-w.kick:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// final flushes pending changes with a fresh, bounded context after ctx ended (SIGTERM).
+func (w *Writer) final(repo *gitrepo.Repo) error {
+	w.mu.Lock()
+	n := w.pending.len()
+	w.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.opts.FlushTimeout)
+	defer cancel()
+	var err error
+	if repo == nil {
+		if repo, err = w.open(ctx); err != nil {
+			return fmt.Errorf("final flush of %s: %w", w.Target(), err)
+		}
+		defer repo.Close()
+	}
+	if err := w.flush(ctx, repo, true); err != nil {
+		return fmt.Errorf("final flush of %s: %w", w.Target(), err)
+	}
+	return nil
+}
+
+func (w *Writer) nextWake(retryAt, resyncAt time.Time) time.Duration {
+	w.mu.Lock()
+	t := w.pending.next(w.target.CommitWindow)
+	w.mu.Unlock()
+	if w.opts.ResyncInterval > 0 && (t.IsZero() || resyncAt.Before(t)) {
+		t = resyncAt
+	}
+	if !retryAt.IsZero() && retryAt.After(t) {
+		t = retryAt // nothing is attempted before the backoff ends
+	}
+	if t.IsZero() {
+		return time.Hour
+	}
+	return max(time.Until(t), 0)
+}
+
+// backoff is capped exponential with jitter: 1s, 2s, 4s, … 5m.
+func backoff(failures int) time.Duration {
+	d := time.Second << min(failures-1, 9)
+	d = min(d, 5*time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+func (w *Writer) open(ctx context.Context) (*gitrepo.Repo, error) {
+	t := w.Target()
+	opts := t.Repo
+	opts.Dir = w.opts.CacheDir
+	repo, err := gitrepo.Open(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", opts.URL, err)
+	}
+	return repo, nil
+}
+
+// step does what is due: a resync when wanted (after flushing every pending change, so users'
+// changes keep their authors), else the batches whose window closed.
+func (w *Writer) step(ctx context.Context, repo *gitrepo.Repo, all bool) error {
+	w.mu.Lock()
+	resyncNow := w.resyncWanted
+	w.mu.Unlock()
+	if err := w.flush(ctx, repo, all || resyncNow); err != nil {
+		return err
+	}
+	if resyncNow {
+		return w.resync(ctx, repo)
+	}
+	return nil
+}
+
+// fail records a failed attempt on the status.
+func (w *Writer) fail(err error) {
+	reason := v1alpha1.ReasonPushFailed
+	switch {
+	case errors.Is(err, gitrepo.ErrAuthentication):
+		reason = v1alpha1.ReasonAuthenticationFailed
+	case errors.Is(err, gitrepo.ErrUnreachable):
+		reason = v1alpha1.ReasonRemoteUnreachable
+	}
+	slog.Warn("destination failed, retrying with backoff", "destination", w.Target().String(), "reason", reason, "err", err)
+	w.setStatus(func(s *Status) {
+		s.Ready, s.Reason, s.Message = false, reason, oneLine(err.Error())
+	})
+}
+
+func (w *Writer) setStatus(f func(*Status)) {
+	w.mu.Lock()
+	before := w.status
+	f(&w.status)
+	after := w.status
+	w.mu.Unlock()
+	if before != after && w.opts.OnStatus != nil {
+		w.opts.OnStatus(after)
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
