@@ -29,7 +29,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", ":8080", "Prometheus /metrics address; 0 disables it")
 	fs.StringVar(&o.HealthAddr, "health-addr", ":8081", "/healthz and /readyz address; 0 disables it")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "hold a Lease while writing, so only one replica writes")
-	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Lease (default $POD_NAMESPACE)")
+	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "gitops-reverser"), "the controller's own namespace: its Lease and webhook Service live there, and the webhook skips it (default $POD_NAMESPACE)")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "gitops-reverser", "name of the Lease")
 	fs.StringVar(&o.AuthorEmailDomain, "author-email-domain", "cluster.local", "email domain of authors whose username is not an email address")
 	fs.StringVar(&o.CacheDir, "cache-dir", filepath.Join(os.TempDir(), "gitops-reverser"), "where clones are kept between pushes and restarts")
@@ -55,4 +55,12 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	return controller.Run(ctx, *o)
+}
+
+// envOr is the value of an environment variable, or def when it is unset or empty.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

@@ -283,3 +283,79 @@ func TestSnapshotWrongPassword(t *testing.T) {
 		t.Errorf("a commit reached the remote despite the wrong password")
 	}
 }
+
+func TestSnapshotLocalRepoAndDryRun(t *testing.T) {
+	c := kubetest.NewClient(t, env.Config)
+	const ns = "shop-local"
+	c.Namespace(t, ns)
+	c.Create(t, configMap(ns, "one", "a: \"1\"")+"---\n"+configMap(ns, "two", "a: \"2\""))
+	kc := kubeconfig(t, ns) // -n defaults to the kubeconfig's namespace
+	repo := t.TempDir() + "/backup"
+	args := []string{"snapshot", "--kubeconfig", kc, "--repo", repo, "--resources", "configmaps", "--base-folder", "prod"}
+
+	// Dry run on a repository that does not exist yet: prints, creates nothing.
+	out, stderr, err := cli(t, append(args, "--dry-run")...)
+	if err != nil {
+		t.Fatalf("dry run: %v\n%s", err, stderr)
+	}
+	want := "CREATE prod/" + ns + "/configmaps/one.yaml\nCREATE prod/" + ns + "/configmaps/two.yaml\n"
+	if out != want {
+		t.Errorf("dry run printed %q, want %q", out, want)
+	}
+	if _, err := os.Stat(repo); !os.IsNotExist(err) {
+		t.Fatalf("dry run created %s", repo)
+	}
+
+	if _, stderr, err := cli(t, args...); err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, stderr)
+	}
+	got, err := os.ReadFile(repo + "/prod/" + ns + "/configmaps/one.yaml")
+	if err != nil || string(got) != "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\n  namespace: "+ns+"\ndata:\n  a: \"1\"\n" {
+		t.Fatalf("working tree file: %q, %v", got, err)
+	}
+	if status := gitOut(t, repo, "status", "--porcelain"); status != "" {
+		t.Errorf("working tree not clean after the snapshot:\n%s", status)
+	}
+
+	c.Delete(t, configMap(ns, "two", ""))
+	out, _, err = cli(t, append(args, "--dry-run")...)
+	if err != nil || out != "DELETE prod/"+ns+"/configmaps/two.yaml\n" {
+		t.Fatalf("dry run after delete printed %q, %v", out, err)
+	}
+	if _, err := os.Stat(repo + "/prod/" + ns + "/configmaps/two.yaml"); err != nil {
+		t.Fatalf("dry run removed a file: %v", err)
+	}
+	if _, stderr, err := cli(t, args...); err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, stderr)
+	}
+	if _, err := os.Stat(repo + "/prod/" + ns + "/configmaps/two.yaml"); !os.IsNotExist(err) {
+		t.Errorf("deleted object's file is still in the working tree: %v", err)
+	}
+	if log := gitOut(t, repo, "log", "--format=%s"); log != "reconcile: 0 added, 0 updated, 1 deleted\nreconcile: 2 added, 0 updated, 0 deleted\n" {
+		t.Errorf("log = %q", log)
+	}
+}
+
+func TestSnapshotBadInput(t *testing.T) {
+	kc := kubeconfig(t, "default")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown resource", []string{"--repo", t.TempDir() + "/r", "--resources", "configmapz"}, "configmapz"},
+		{"subresource", []string{"--repo", t.TempDir() + "/r", "--resources", "pods/log"}, "pods/log"},
+		{"bad selector", []string{"--repo", t.TempDir() + "/r", "-l", "a in (b"}, "selector"},
+		{"base folder escapes", []string{"--repo", t.TempDir() + "/r", "--base-folder", "../x"}, ".."},
+		{"standalone flag without --repo", []string{"-n", "default"}, "need --repo"},
+		{"unknown flag", []string{"--frobnicate"}, "frobnicate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := cli(t, append([]string{"snapshot", "--kubeconfig", kc}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}

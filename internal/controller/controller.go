@@ -27,10 +27,11 @@ type Options struct {
 	MetricsAddr       string
 	HealthAddr        string
 	LeaderElect       bool
-	// LeaderElectionNamespace holds the Lease; LeaderElectionID names it.
-	LeaderElectionNamespace string
-	LeaderElectionID        string
-	AuthorEmailDomain       string
+	// Namespace is the controller's own: it holds the Lease and the webhook Service.
+	Namespace string
+	// LeaderElectionID names the Lease.
+	LeaderElectionID  string
+	AuthorEmailDomain string
 	// CacheDir holds one clone per destination; "" keeps clones in memory.
 	CacheDir string
 	// Identity names this process in the Lease; the hostname when empty.
@@ -42,8 +43,8 @@ func (o *Options) Validate() error {
 	if o.ResyncInterval < 0 || o.DiscoveryInterval <= 0 {
 		return errors.New("--resync-interval must be >= 0 and --discovery-interval > 0")
 	}
-	if o.LeaderElect && o.LeaderElectionNamespace == "" {
-		return errors.New("--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)")
+	if o.LeaderElect && o.Namespace == "" {
+		return errors.New("--leader-elect needs --namespace (or POD_NAMESPACE)")
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func leaderElect(ctx context.Context, o Options, work func(context.Context) erro
 		id = hostname()
 	}
 	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: o.LeaderElectionNamespace, Name: o.LeaderElectionID},
+		LeaseMeta:  metav1.ObjectMeta{Namespace: o.Namespace, Name: o.LeaderElectionID},
 		Client:     kube.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 	}

@@ -1,0 +1,201 @@
+// Package bench measures gitops-reverser against baselines measured in the same run.
+// `make bench` runs it and prints the tables.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
+)
+
+var env *kubetest.Env
+
+func TestMain(m *testing.M) { kubetest.Main(m, &env) }
+
+const (
+	namespaces    = 20
+	configMaps    = 10000
+	orders        = 500
+	configMapSize = 1024
+)
+
+// result is one measured run of a command.
+type result struct {
+	seconds float64
+	rssMiB  float64
+}
+
+// measure runs a command and reports its wall time and peak RSS.
+func measure(b *testing.B, name string, args ...string) result {
+	b.Helper()
+	cmd := exec.Command(name, args...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("%s: %v\n%s", name, err, out)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return result{seconds: time.Since(start).Seconds(), rssMiB: float64(ru.Maxrss) / 1024}
+}
+
+func median(rs []result) result {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].seconds < rs[j].seconds })
+	m := rs[len(rs)/2]
+	peak := 0.0
+	for _, r := range rs {
+		peak = max(peak, r.rssMiB)
+	}
+	m.rssMiB = peak
+	return m
+}
+
+func BenchmarkSnapshot(b *testing.B) {
+	root := kubetest.Root()
+	binary := filepath.Join(root, "bin", "gitops-reverser")
+	if _, err := os.Stat(binary); err != nil {
+		b.Fatalf("%s missing: run make build", binary)
+	}
+	c := kubetest.NewClient(b, env.Config)
+	c.InstallCRDs(b, "testdata/crds/icecreamorders.shop.example.com.yaml")
+	populate(b)
+	kc := writeKubeconfig(b)
+	dir := b.TempDir()
+	baseline := filepath.Join(dir, "baseline")
+	build := exec.Command("go", "build", "-o", baseline, "./bench/baseline")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build baseline: %v\n%s", err, out)
+	}
+	objects := float64(configMaps + orders)
+	var base, ours []result
+	for i := range 3 {
+		remote := bare(b, filepath.Join(dir, fmt.Sprintf("base-%d.git", i)))
+		base = append(base, measure(b, baseline, "-kubeconfig", kc, "-remote", remote, "-work", filepath.Join(dir, fmt.Sprintf("work-%d", i))))
+		remote = bare(b, filepath.Join(dir, fmt.Sprintf("ours-%d.git", i)))
+		ours = append(ours, measure(b, binary, "snapshot", "--kubeconfig", kc, "--repo", "file://"+remote, "-A",
+			"--resources", "configmaps,icecreamorders.shop.example.com"))
+		// The control plane's own ConfigMaps (kube-system) come on top of ours.
+		n := countFiles(b, remote)
+		if n < configMaps+orders || n > configMaps+orders+10 {
+			b.Fatalf("snapshot wrote %d files, want %d and the control plane's few", n, configMaps+orders)
+		}
+		objects = float64(n)
+	}
+	mb, mo := median(base), median(ours)
+	ratio := mo.seconds / mb.seconds
+	b.ReportMetric(ratio, "x-baseline")
+	b.ReportMetric(objects/mo.seconds, "objects/s")
+	fmt.Printf("\nSnapshot of %d ConfigMaps (~1 KiB, %d namespaces) + %d custom resources, median of 3 runs:\n\n", configMaps, namespaces, orders)
+	fmt.Printf("| run | seconds | objects/s | peak RSS (MiB) | time vs baseline |\n|---|---:|---:|---:|---:|\n")
+	fmt.Printf("| baseline: client-go paged LIST + YAML files + git CLI commit/push | %.2f | %.0f | %.0f | 1.00x |\n", mb.seconds, objects/mb.seconds, mb.rssMiB)
+	fmt.Printf("| gitops-reverser snapshot | %.2f | %.0f | %.0f | %.2fx |\n\n", mo.seconds, objects/mo.seconds, mo.rssMiB, ratio)
+}
+
+func bare(b *testing.B, dir string) string {
+	if out, err := exec.Command("git", "init", "-q", "--bare", "--initial-branch=main", dir).CombinedOutput(); err != nil {
+		b.Fatalf("git init: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func countFiles(b *testing.B, remote string) int {
+	out, err := exec.Command("git", "-C", remote, "ls-tree", "-r", "--name-only", "main").Output()
+	if err != nil {
+		b.Fatalf("ls-tree: %v", err)
+	}
+	return len(strings.Fields(string(out)))
+}
+
+func writeKubeconfig(b *testing.B) string {
+	cfg := env.Config
+	c := clientcmdapi.NewConfig()
+	c.Clusters["bench"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	c.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	c.Contexts["bench"] = &clientcmdapi.Context{Cluster: "bench", AuthInfo: "admin"}
+	c.CurrentContext = "bench"
+	p := filepath.Join(b.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*c, p); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// populate creates the objects once, with bounded concurrency.
+func populate(b *testing.B) {
+	cfg := *env.Config
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side throttling while filling the cluster
+	dyn, err := dynamic.NewForConfig(&cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	cmGVR := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	orderGVR := schema.GroupVersionResource{Group: "shop.example.com", Version: "v1", Resource: "icecreamorders"}
+	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	for i := range namespaces {
+		ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": fmt.Sprintf("bench-%02d", i)}}}
+		if _, err := dyn.Resource(nsGVR).Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	payload := strings.Repeat("x", configMapSize-100)
+	jobs := make(chan *unstructured.Unstructured)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for obj := range jobs {
+				gvr := cmGVR
+				if obj.GetKind() == "IceCreamOrder" {
+					gvr = orderGVR
+				}
+				if _, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := range configMaps {
+		jobs <- &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": fmt.Sprintf("cm-%05d", i), "namespace": fmt.Sprintf("bench-%02d", i%namespaces), "labels": map[string]any{"app": "bench"}},
+			"data":     map[string]any{"payload": payload, "index": fmt.Sprint(i)},
+		}}
+	}
+	for i := range orders {
+		jobs <- &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "shop.example.com/v1", "kind": "IceCreamOrder",
+			"metadata": map[string]any{"name": fmt.Sprintf("order-%03d", i), "namespace": fmt.Sprintf("bench-%02d", i%namespaces)},
+			"spec":     map[string]any{"flavour": "vanilla", "scoops": int64(1 + i%3)},
+		}}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		b.Fatalf("populate: %v", err)
+	default:
+	}
+}

@@ -1,0 +1,17 @@
+// Package webhook tells who made a change: it owns the validating admission webhook that
+// gitops-reverser uses to learn the Kubernetes username behind each write.
+//
+// It has four parts, each usable on its own:
+//   - Cache: a bounded, expiring map from (group, resource, namespace, name, operation, hash of
+//     the sanitized object) to username. The watch-event side looks authors up with the same
+//     Key, hashing its object with ObjectHash, so both sides always agree.
+//   - Handler: the /validate endpoint. It always allows, ignores dry-run requests, records the
+//     requesting user, and answers malformed requests with 400.
+//   - Server: HTTPS for the handler, with a certificate directory that is reloaded when its files
+//     change, or a self-signed CA and serving certificate made at start-up.
+//   - Configurator: keeps the ValidatingWebhookConfiguration's rules equal to the resources the
+//     controller watches, so writes to anything else never reach the webhook.
+//
+// The webhook never denies anything and is registered with failurePolicy Ignore: when it is
+// down, writes succeed and their commits are authored by the committer identity.
+package webhook
