@@ -108,3 +108,39 @@ spec:
 		t.Errorf("unchanged destination got a commit: %d", n)
 	}
 }
+
+// TestSchemaRejectsBadSpecs checks the validation generated into the CRDs, as the apiserver applies it.
+func TestSchemaRejectsBadSpecs(t *testing.T) {
+	c := kubetest.NewClient(t, env.Config)
+	const ns = "schema"
+	c.Namespace(t, ns)
+	tests := []struct{ name, doc, want string }{
+		{"subresource", watchRule(ns, "logs", "git", "pods/log"), "resources"},
+		{"base folder with ..", destinationYAML(ns, "up", "https://git.example.com/x.git", "  baseFolder: a/../../b\n"), "baseFolder"},
+		{"absolute base folder", destinationYAML(ns, "abs", "https://git.example.com/x.git", "  baseFolder: /etc\n"), "baseFolder"},
+		{"url scheme", destinationYAML(ns, "ftp", "ftp://example.com/x", ""), "url"},
+		{"scope", `
+apiVersion: reverser.gitops.dev/v1alpha1
+kind: ClusterWatchRule
+metadata: {name: bad-scope}
+spec:
+  destinationRef: {name: git, namespace: ` + ns + `}
+  rules:
+  - {apiGroups: [""], resources: [configmaps], scope: Everywhere}
+`, "scope"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.TryCreate(t, tc.doc)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("create: %v, want a validation error about %s", err, tc.want)
+			}
+		})
+	}
+	// And the defaults a user relies on.
+	u := c.Create(t, destinationYAML(ns, "defaults", "git@github.com:acme/cluster.git", ""))[0]
+	spec := u.Object["spec"].(map[string]any)
+	if spec["branch"] != "main" || spec["commitWindow"] != "2s" || spec["prune"] != true {
+		t.Errorf("defaults = %v", spec)
+	}
+}

@@ -29,8 +29,20 @@ type controllerProc struct {
 	once            sync.Once
 }
 
-// startController runs the controller as a user would, with its flags, until stop or test end.
+// startController runs the controller as a user would, with its flags, until stop or test end,
+// and waits until it is ready.
 func startController(t *testing.T, extra ...string) *controllerProc {
+	t.Helper()
+	p := startStandby(t, extra...)
+	eventually(t, 30*time.Second, "controller ready", func() (bool, string) {
+		code, body := httpGet("http://" + p.health + "/readyz")
+		return code == http.StatusOK, body
+	})
+	return p
+}
+
+// startStandby runs the controller without waiting for it to be ready.
+func startStandby(t *testing.T, extra ...string) *controllerProc {
 	t.Helper()
 	p := &controllerProc{health: freeAddr(t), metrics: freeAddr(t), done: make(chan error, 1), logs: &syncBuffer{}}
 	args := append([]string{"run", "--kubeconfig", kubeconfig(t, "default"),
@@ -40,10 +52,6 @@ func startController(t *testing.T, extra ...string) *controllerProc {
 	p.cancel = cancel
 	go func() { p.done <- run(ctx, args, io.Discard, p.logs) }()
 	t.Cleanup(func() { p.stop(t) })
-	eventually(t, 30*time.Second, "controller ready", func() (bool, string) {
-		code, body := httpGet("http://" + p.health + "/readyz")
-		return code == http.StatusOK, body
-	})
 	return p
 }
 

@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -13,8 +15,12 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
+// errLeadershipLost ends a run whose Lease was taken over; the process restarts as a candidate.
+var errLeadershipLost = errors.New("leader election lost")
+
 // leaderElect runs work only while this process holds the Lease, so a rolling update never has
-// two writers. It returns when ctx ends (after work returned) or when leadership is lost.
+// two writers. When ctx ends, work flushes first and the Lease is released after, so the next
+// leader starts from a pushed state without waiting for the Lease to expire.
 func leaderElect(ctx context.Context, o Options, work func(context.Context) error) error {
 	kube, err := kubernetes.NewForConfig(o.Config)
 	if err != nil {
@@ -22,44 +28,59 @@ func leaderElect(ctx context.Context, o Options, work func(context.Context) erro
 	}
 	id := o.Identity
 	if id == "" {
-		id = hostname()
+		// Unique per process, as two processes on one host must not share the Lease.
+		id = hostname() + "_" + rand.Text()[:8]
 	}
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: o.Namespace, Name: o.LeaderElectionID},
-		Client:     kube.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-	}
+	// The elector runs on its own context, cancelled only once work has flushed.
+	electCtx, electCancel := context.WithCancel(context.Background())
+	defer electCancel()
 	var (
+		started atomic.Bool
 		workErr error
 		done    = make(chan struct{})
-		started atomic.Bool
 	)
+	stopWaiting := context.AfterFunc(ctx, func() {
+		if !started.Load() {
+			electCancel() // still a candidate: stop trying
+		}
+	})
+	defer stopWaiting()
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock:          lock,
-		LeaseDuration: 15 * time.Second,
-		RenewDeadline: 10 * time.Second,
-		RetryPeriod:   2 * time.Second,
-		// Not ReleaseOnCancel: the lease must outlive the final flush, so it simply expires.
+		Lock: &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Namespace: o.Namespace, Name: o.LeaderElectionID},
+			Client:     kube.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+		},
+		LeaseDuration:   15 * time.Second,
+		RenewDeadline:   10 * time.Second,
+		RetryPeriod:     2 * time.Second,
+		ReleaseOnCancel: true,
+		Name:            o.LeaderElectionID,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
+			OnStartedLeading: func(leading context.Context) {
 				started.Store(true)
-				slog.Info("leading", "identity", id)
 				defer close(done)
-				workErr = work(ctx)
+				slog.Info("leading", "identity", id)
+				wctx, cancel := context.WithCancel(leading)
+				defer cancel()
+				stop := context.AfterFunc(ctx, cancel)
+				defer stop()
+				workErr = work(wctx)
+				electCancel() // flushed: release the Lease
 			},
 			OnStoppedLeading: func() { slog.Info("leadership ended", "identity", id) },
 		},
-		Name: o.LeaderElectionID,
 	})
 	if err != nil {
 		return fmt.Errorf("leader election: %w", err)
 	}
-	le.Run(ctx)
-	if started.Load() {
-		<-done // the final flush
+	le.Run(electCtx)
+	if !started.Load() {
+		return nil
 	}
-	if ctx.Err() == nil {
-		return fmt.Errorf("leader election lost")
+	<-done
+	if ctx.Err() == nil && workErr == nil {
+		return errLeadershipLost
 	}
 	return workErr
 }

@@ -161,6 +161,20 @@ func TestApplyNoopCommitOnEmptyRemote(t *testing.T) {
 	}
 }
 
+func TestApplyEmptyRootCommitCreatesBranch(t *testing.T) {
+	remote := gitserver.NewBare(t, "main")
+	r := open(t, gitrepo.Options{URL: remote.URL})
+
+	apply(t, r, static(commit("first")))
+
+	if got := remote.Count(t, "main"); got != 1 {
+		t.Fatalf("commits = %d, want the empty root commit", got)
+	}
+	if files := remote.Files(t, "main"); len(files) != 0 {
+		t.Errorf("files = %v, want none", files)
+	}
+}
+
 func TestApplyCreatesMissingBranch(t *testing.T) {
 	remote := gitserver.NewBare(t, "main")
 	otherHead := remote.PushFile(t, "main", "main.txt", "main\n", "main work")

@@ -45,7 +45,8 @@ type chain struct {
 
 // writeCommits makes the commits on top of parent (zero: a root commit), each
 // on the tree of the one before. A commit whose tree equals its parent's is
-// skipped.
+// skipped, except a root commit that asks for no changes at all: that one
+// creates a missing branch before there is anything to put on it.
 func writeCommits(w *objectWriter, parent, parentTree plumbing.Hash, commits []Commit, now time.Time) (chain, error) {
 	c := chain{tip: parent, tree: parentTree}
 	if c.tree.IsZero() {
@@ -66,7 +67,7 @@ func writeCommits(w *objectWriter, parent, parentTree plumbing.Hash, commits []C
 		if err != nil {
 			return chain{}, fmt.Errorf("commit %d: write trees: %w", i+1, err)
 		}
-		if tree == c.tree {
+		if tree == c.tree && (!c.tip.IsZero() || len(commit.Changes) > 0) {
 			continue
 		}
 		h, err := w.encode(newCommitObject(commit, tree, c.tip, now))

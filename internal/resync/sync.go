@@ -42,7 +42,7 @@ func Sync(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Bui
 			return nil, err
 		}
 		out.Changes = cs
-		if len(cs) == 0 {
+		if len(cs) == 0 && !head.Hash().IsZero() {
 			return nil, nil
 		}
 		return []gitrepo.Commit{{

@@ -28,7 +28,7 @@ func (w *Writer) flush(ctx context.Context, repo *gitrepo.Repo, all bool) error 
 	if len(batches) == 0 {
 		return nil
 	}
-	err := w.apply(ctx, repo, "flush", func(cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
+	err := w.apply(ctx, repo, "flush", func(_ gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
 		return w.commits(t, batches, cur)
 	})
 	if err != nil {
@@ -131,10 +131,10 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 	w.mu.Unlock()
 	start := time.Now()
 	b := resync.Build(ctx, w.opts.Objects, t, w.opts.Unavailable)
-	err := w.apply(ctx, repo, "resync", func(cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
+	err := w.apply(ctx, repo, "resync", func(head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
 		cs := diff.Diff(b.Tree, cur, diff.Options{BaseFolder: t.BaseFolder, Prune: t.Prune, Keep: b.Keep})
-		if len(cs) == 0 {
-			return nil, nil
+		if len(cs) == 0 && !head.Hash().IsZero() {
+			return nil, nil // a missing branch still gets its first commit
 		}
 		return []gitrepo.Commit{{
 			Changes:   cs,
@@ -160,7 +160,7 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 
 // apply runs one Git transaction: compute commits against the head (refreshing the known files
 // when someone else moved the branch), push, and record the new head.
-func (w *Writer) apply(ctx context.Context, repo *gitrepo.Repo, kind string, compute func(diff.Current) ([]gitrepo.Commit, []diff.Changeset)) error {
+func (w *Writer) apply(ctx context.Context, repo *gitrepo.Repo, kind string, compute func(gitrepo.Head, diff.Current) ([]gitrepo.Commit, []diff.Changeset)) error {
 	t := w.Target()
 	var applied []diff.Changeset
 	start := time.Now()
@@ -169,7 +169,7 @@ func (w *Writer) apply(ctx context.Context, repo *gitrepo.Repo, kind string, com
 		if err != nil {
 			return nil, err
 		}
-		commits, sets := compute(cur)
+		commits, sets := compute(head, cur)
 		applied = sets
 		return commits, nil
 	})
