@@ -27,6 +27,8 @@ const (
 	ReasonRemoteUnreachable    = "RemoteUnreachable"
 	ReasonInvalidSpec          = "InvalidSpec"
 	ReasonPushFailed           = "PushFailed"
+	ReasonRepositoryNotFound   = "RepositoryNotFound"
+	ReasonCertificateInvalid   = "CertificateInvalid"
 	ReasonDestinationNotFound  = "DestinationNotFound"
 	ReasonNoMatchingResources  = "NoMatchingResources"
 	ReasonWatching             = "Watching"

@@ -242,17 +242,29 @@ func (w *Writer) step(ctx context.Context, repo *gitrepo.Repo, all bool) error {
 
 // fail records a failed attempt on the status.
 func (w *Writer) fail(err error) {
-	reason := v1alpha1.ReasonPushFailed
-	switch {
-	case errors.Is(err, gitrepo.ErrAuthentication):
-		reason = v1alpha1.ReasonAuthenticationFailed
-	case errors.Is(err, gitrepo.ErrUnreachable):
-		reason = v1alpha1.ReasonRemoteUnreachable
-	}
+	reason := Reason(err)
 	slog.Warn("destination failed, retrying with backoff", "destination", w.Target().String(), "reason", reason, "err", err)
 	w.setStatus(func(s *Status) {
 		s.Ready, s.Reason, s.Message = false, reason, oneLine(err.Error())
 	})
+}
+
+// Reason is the Ready condition reason for a failed Git operation.
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, gitrepo.ErrAuthentication):
+		return v1alpha1.ReasonAuthenticationFailed
+	case errors.Is(err, gitrepo.ErrCertificate):
+		return v1alpha1.ReasonCertificateInvalid
+	case errors.Is(err, gitrepo.ErrUnreachable):
+		return v1alpha1.ReasonRemoteUnreachable
+	case errors.Is(err, gitrepo.ErrRepositoryNotFound):
+		return v1alpha1.ReasonRepositoryNotFound
+	case errors.Is(err, gitrepo.ErrInvalidOptions):
+		return v1alpha1.ReasonInvalidSpec
+	default:
+		return v1alpha1.ReasonPushFailed
+	}
 }
 
 func (w *Writer) setStatus(f func(*Status)) {

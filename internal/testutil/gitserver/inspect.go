@@ -189,7 +189,8 @@ func (r *Remote) PushFile(t testing.TB, branch, path, content, message string) s
 }
 
 // PushFiles commits the files (path -> content) on the branch, creating it when
-// missing, and pushes the commit; it returns the new head.
+// missing, and pushes the commit; it returns the new head. Like a real writer it
+// rebases and pushes again when another writer moved the branch meanwhile.
 func (r *Remote) PushFiles(t testing.TB, branch string, files map[string]string, message string) string {
 	t.Helper()
 	work := t.TempDir()
@@ -209,7 +210,17 @@ func (r *Remote) PushFiles(t testing.TB, branch string, files map[string]string,
 	}
 	r.git(t, work, "add", "--all")
 	r.git(t, work, "commit", "--quiet", "--allow-empty", "-m", message)
-	r.git(t, work, "push", "--quiet", r.Dir, "HEAD:refs/heads/"+branch)
+	for attempt := 0; ; attempt++ {
+		_, err := r.tryGit(work, nil, "push", "--quiet", r.Dir, "HEAD:refs/heads/"+branch)
+		if err == nil {
+			break
+		}
+		if attempt == 20 {
+			t.Fatalf("gitserver: push kept being rejected: %v", err)
+		}
+		r.git(t, work, "fetch", "--quiet", r.Dir, "refs/heads/"+branch)
+		r.git(t, work, "rebase", "--quiet", "FETCH_HEAD")
+	}
 	return strings.TrimSpace(r.git(t, work, "rev-parse", "HEAD"))
 }
 
