@@ -25,6 +25,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	f.bind(fs)
 	fs.DurationVar(&o.ResyncInterval, "resync-interval", 10*time.Minute, "full resync of every destination from the caches; 0 disables it")
+	fs.StringVar(&o.ResyncSchedule, "resync-schedule", "", "cron expression for the full resync (\"0 3 * * *\"); replaces --resync-interval")
 	fs.DurationVar(&o.DiscoveryInterval, "discovery-interval", 30*time.Second, "how often rules are resolved against API discovery")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", ":8080", "Prometheus /metrics address; 0 disables it")
 	fs.StringVar(&o.HealthAddr, "health-addr", ":8081", "/healthz and /readyz address; 0 disables it")

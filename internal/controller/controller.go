@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/robfig/cron/v3"
 	"k8s.io/client-go/rest"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/metrics"
@@ -21,8 +22,10 @@ import (
 
 // Options configure the controller.
 type Options struct {
-	Config            *rest.Config
-	ResyncInterval    time.Duration
+	Config         *rest.Config
+	ResyncInterval time.Duration
+	// ResyncSchedule, a cron expression, replaces ResyncInterval when set.
+	ResyncSchedule    string
 	DiscoveryInterval time.Duration
 	MetricsAddr       string
 	HealthAddr        string
@@ -42,6 +45,9 @@ type Options struct {
 func (o *Options) Validate() error {
 	if o.ResyncInterval < 0 || o.DiscoveryInterval <= 0 {
 		return errors.New("--resync-interval must be >= 0 and --discovery-interval > 0")
+	}
+	if _, err := o.nextResync(); err != nil {
+		return err
 	}
 	if o.LeaderElect && o.Namespace == "" {
 		return errors.New("--leader-elect needs --namespace (or POD_NAMESPACE)")
@@ -123,4 +129,20 @@ func hostname() string {
 		return "gitops-reverser"
 	}
 	return h
+}
+
+// nextResync turns --resync-schedule or --resync-interval into the writers' schedule.
+func (o *Options) nextResync() (func(time.Time) time.Time, error) {
+	if o.ResyncSchedule != "" {
+		sched, err := cron.ParseStandard(o.ResyncSchedule)
+		if err != nil {
+			return nil, fmt.Errorf("--resync-schedule %q: %w", o.ResyncSchedule, err)
+		}
+		return sched.Next, nil
+	}
+	if o.ResyncInterval == 0 {
+		return nil, nil
+	}
+	every := o.ResyncInterval
+	return func(t time.Time) time.Time { return t.Add(every) }, nil
 }

@@ -35,6 +35,8 @@ type manager struct {
 	informers *discovery.Informers
 	refreshCh chan struct{}
 	refreshed atomic.Bool // the first refresh finished
+	// nextResync schedules the writers' periodic resyncs; nil disables them.
+	nextResync func(time.Time) time.Time
 
 	mu      sync.Mutex
 	writers map[types.NamespacedName]*running
@@ -51,6 +53,10 @@ type running struct {
 }
 
 func newManager(o Options, m *metrics.Metrics) (*manager, error) {
+	next, err := o.nextResync()
+	if err != nil {
+		return nil, err
+	}
 	dyn, err := dynamic.NewForConfig(o.Config)
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
@@ -64,13 +70,14 @@ func newManager(o Options, m *metrics.Metrics) (*manager, error) {
 		return nil, fmt.Errorf("discovery client: %w", err)
 	}
 	mg := &manager{
-		opts:      o,
-		metrics:   m,
-		dyn:       dyn,
-		kube:      kube,
-		disc:      dc,
-		refreshCh: make(chan struct{}, 1),
-		writers:   map[types.NamespacedName]*running{},
+		opts:       o,
+		nextResync: next,
+		metrics:    m,
+		dyn:        dyn,
+		kube:       kube,
+		disc:       dc,
+		refreshCh:  make(chan struct{}, 1),
+		writers:    map[types.NamespacedName]*running{},
 	}
 	mg.informers = discovery.NewInformers(dyn, mg)
 	mg.routes.Store(&routes{})
@@ -235,13 +242,13 @@ func (mg *manager) startLocked(ctx context.Context, t *destination.Target) {
 	wctx, cancel := context.WithCancel(ctx)
 	name := t.Name
 	w := writer.New(t, writer.Options{
-		Objects:        mg.informers,
-		Unavailable:    mg.unavailable,
-		ResyncInterval: mg.opts.ResyncInterval,
-		EmailDomain:    mg.opts.AuthorEmailDomain,
-		CacheDir:       mg.cacheDir(name),
-		Metrics:        mg.metrics,
-		OnStatus:       func(s writer.Status) { mg.destinationStatus(wctx, name, s) },
+		Objects:     mg.informers,
+		Unavailable: mg.unavailable,
+		NextResync:  mg.nextResync,
+		EmailDomain: mg.opts.AuthorEmailDomain,
+		CacheDir:    mg.cacheDir(name),
+		Metrics:     mg.metrics,
+		OnStatus:    func(s writer.Status) { mg.destinationStatus(wctx, name, s) },
 	})
 	r := &running{w: w, cancel: cancel, done: make(chan struct{})}
 	mg.writers[name] = r

@@ -37,8 +37,8 @@ type Options struct {
 	Objects resync.Objects
 	// Unavailable reports resources whose API is unavailable: their files are kept.
 	Unavailable func(schema.GroupResource) bool
-	// ResyncInterval between full resyncs; 0 disables the periodic resync.
-	ResyncInterval time.Duration
+	// NextResync gives the time of the next periodic full resync after a time; nil disables it.
+	NextResync func(time.Time) time.Time
 	// EmailDomain makes an author email from a username that is not an email address.
 	EmailDomain string
 	// CacheDir holds the destination's clone; "" keeps it in memory.
@@ -125,7 +125,7 @@ func (w *Writer) Start(ctx context.Context) error {
 		repo     *gitrepo.Repo
 		failures int
 		retryAt  time.Time
-		resyncAt = time.Now().Add(w.opts.ResyncInterval)
+		resyncAt = w.nextResync(time.Now())
 	)
 	defer func() {
 		if repo != nil {
@@ -140,9 +140,9 @@ func (w *Writer) Start(ctx context.Context) error {
 				repo, err = w.open(ctx)
 			}
 			if err == nil {
-				if w.opts.ResyncInterval > 0 && !now.Before(resyncAt) {
+				if !resyncAt.IsZero() && !now.Before(resyncAt) {
 					w.Resync()
-					resyncAt = now.Add(w.opts.ResyncInterval)
+					resyncAt = w.nextResync(now)
 				}
 				err = w.step(ctx, repo, false)
 			}
@@ -195,7 +195,7 @@ func (w *Writer) nextWake(retryAt, resyncAt time.Time) time.Duration {
 	w.mu.Lock()
 	t := w.pending.next(w.target.CommitWindow)
 	w.mu.Unlock()
-	if w.opts.ResyncInterval > 0 && (t.IsZero() || resyncAt.Before(t)) {
+	if !resyncAt.IsZero() && (t.IsZero() || resyncAt.Before(t)) {
 		t = resyncAt
 	}
 	if !retryAt.IsZero() && retryAt.After(t) {
@@ -205,6 +205,14 @@ func (w *Writer) nextWake(retryAt, resyncAt time.Time) time.Duration {
 		return time.Hour
 	}
 	return max(time.Until(t), 0)
+}
+
+// nextResync is the next periodic resync after now; zero when there is none.
+func (w *Writer) nextResync(now time.Time) time.Time {
+	if w.opts.NextResync == nil {
+		return time.Time{}
+	}
+	return w.opts.NextResync(now)
 }
 
 // backoff is capped exponential with jitter: 1s, 2s, 4s, … 5m.
