@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -115,14 +116,16 @@ func template(cn string, now time.Time, validity time.Duration) (*x509.Certifica
 }
 
 // certDir serves tls.crt and tls.key from a directory and reloads them when either file
-// changes (cert-manager renewals, a kubelet-updated Secret volume). Each handshake stats both
-// files, which is cheap next to the handshake itself and needs no watcher goroutine.
+// changes (cert-manager renewals, a kubelet-updated Secret volume). Each handshake reads both
+// files and compares them with the last read: a few kilobytes, cheap next to the handshake,
+// with no watcher goroutine and none of the pitfalls of coarse modification times.
 type certDir struct {
 	certPath, keyPath string
 
-	mu   sync.Mutex // guards the fields below
-	cert *tls.Certificate
-	seen [2]os.FileInfo // the files as last read, successfully or not
+	mu      sync.Mutex // guards the fields below
+	cert    *tls.Certificate
+	certPEM []byte // the files as last read, whether they loaded or not
+	keyPEM  []byte
 }
 
 var errNoCertificate = errors.New("no serving certificate loaded")
@@ -144,16 +147,16 @@ func (c *certDir) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
 func (c *certDir) get() (*tls.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now, err := c.stat()
+	certPEM, keyPEM, err := c.read()
 	if err != nil {
-		// Mid-swap the files may be missing for a moment: keep serving what we have.
+		// Mid-swap a file may be missing for a moment: keep serving what we have.
 		if c.cert != nil {
 			return c.cert, nil
 		}
 		return nil, err
 	}
-	if !sameFile(now[0], c.seen[0]) || !sameFile(now[1], c.seen[1]) {
-		c.seen = now
+	if !bytes.Equal(certPEM, c.certPEM) || !bytes.Equal(keyPEM, c.keyPEM) {
+		c.certPEM, c.keyPEM = certPEM, keyPEM
 		c.load()
 	}
 	if c.cert == nil {
@@ -162,10 +165,10 @@ func (c *certDir) get() (*tls.Certificate, error) {
 	return c.cert, nil
 }
 
-// load reads the pair; on failure (a half-written update) it keeps the previous certificate
-// and tries again once the files change again.
+// load parses the pair last read; on failure (a half-written update: new certificate, old key)
+// it keeps the previous certificate and tries again once the files change again.
 func (c *certDir) load() {
-	cert, err := tls.LoadX509KeyPair(c.certPath, c.keyPath)
+	cert, err := tls.X509KeyPair(c.certPEM, c.keyPEM)
 	if err != nil {
 		slog.Warn("webhook: cannot load serving certificate, keeping the previous one", "cert", c.certPath, "error", err)
 		return
@@ -174,20 +177,14 @@ func (c *certDir) load() {
 	slog.Info("webhook: serving certificate loaded", "cert", c.certPath, "notAfter", cert.Leaf.NotAfter)
 }
 
-func (c *certDir) stat() ([2]os.FileInfo, error) {
-	var out [2]os.FileInfo
-	for i, p := range []string{c.certPath, c.keyPath} {
-		fi, err := os.Stat(p) // follows the symlinks of a Secret volume
-		if err != nil {
-			return out, fmt.Errorf("stat %s: %w", p, err)
-		}
-		out[i] = fi
+func (c *certDir) read() (certPEM, keyPEM []byte, err error) {
+	certPEM, err = os.ReadFile(c.certPath) // follows the symlinks of a Secret volume
+	if err != nil {
+		return nil, nil, fmt.Errorf("read certificate: %w", err)
 	}
-	return out, nil
-}
-
-// sameFile: the same inode, unmodified. Renames and symlink swaps change the inode; in-place
-// writes change the modification time or size.
-func sameFile(a, b os.FileInfo) bool {
-	return a != nil && b != nil && os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
+	keyPEM, err = os.ReadFile(c.keyPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read key: %w", err)
+	}
+	return certPEM, keyPEM, nil
 }

@@ -67,7 +67,7 @@ func NewConfigurator(kube kubernetes.Interface, o ConfigOptions) *Configurator {
 func (c *Configurator) SetResources(ctx context.Context, resources []discovery.Resource) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rules := Rules(resources)
+	rules := rulesFor(resources)
 	retriable := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
 	if err := retry.OnError(retry.DefaultRetry, retriable, func() error { return c.apply(ctx, rules) }); err != nil {
 		return fmt.Errorf("configure validatingwebhookconfiguration %s: %w", c.o.Name, err)
@@ -166,9 +166,9 @@ func (c *Configurator) clientConfig(existingCA []byte) admissionregistrationv1.W
 	return cc
 }
 
-// Rules are the webhook rules for resources: CREATE, UPDATE and DELETE, one rule per group,
+// rulesFor gives the webhook rules for resources: CREATE, UPDATE and DELETE, one rule per group,
 // version and scope, sorted, so the same set always gives the same rules.
-func Rules(resources []discovery.Resource) []admissionregistrationv1.RuleWithOperations {
+func rulesFor(resources []discovery.Resource) []admissionregistrationv1.RuleWithOperations {
 	type ruleKey struct {
 		group, version string
 		scope          admissionregistrationv1.ScopeType
@@ -220,4 +220,3 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
-
