@@ -33,8 +33,11 @@ test: testbin verify-generate
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
+## bench: tables of every benchmark beside its baseline measured in the same run
 bench: testbin build
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./bench/...
+	$(GO) test -run='^$$' -bench=BenchmarkHandler -count=1 ./internal/webhook/
+	$(GO) test -run='^$$' -bench=. -count=1 ./internal/gitrepo/
 
 demo: testbin build
 	hack/demo.sh

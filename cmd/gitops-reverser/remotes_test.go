@@ -282,7 +282,7 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 	kc := kubeconfig(t, "default")
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "run", "--kubeconfig", kc, "--cache-dir", cache,
-			"--metrics-addr", "0", "--health-addr", "0", "--discovery-interval", "2s")
+			"--metrics-addr", "0", "--health-addr", "0", "--webhook-addr", "0", "--discovery-interval", "2s")
 		cmd.Env = append(os.Environ(), mainEnv+"=1")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

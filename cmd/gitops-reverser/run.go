@@ -34,6 +34,14 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "gitops-reverser", "name of the Lease")
 	fs.StringVar(&o.AuthorEmailDomain, "author-email-domain", "cluster.local", "email domain of authors whose username is not an email address")
 	fs.StringVar(&o.CacheDir, "cache-dir", filepath.Join(os.TempDir(), "gitops-reverser"), "where clones are kept between pushes and restarts")
+	w := &o.Webhook
+	fs.StringVar(&w.Addr, "webhook-addr", ":9443", "HTTPS address of the admission webhook that records who made a change; 0 disables it")
+	fs.StringVar(&w.CertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key (reloaded on change); empty: a self-signed certificate whose CA is patched into the webhook configuration")
+	fs.StringVar(&w.ConfigName, "webhook-config-name", "gitops-reverser", "ValidatingWebhookConfiguration kept in step with the watched resources")
+	fs.StringVar(&w.Service, "webhook-service", "gitops-reverser-webhook", "webhook Service in --namespace")
+	fs.StringVar(&w.URL, "webhook-url", "", "clientConfig.url of the webhook instead of the Service, for running outside the cluster (https://host:port/validate)")
+	fs.IntVar(&w.CacheSize, "webhook-cache-size", 10000, "writes remembered for attribution")
+	fs.DurationVar(&w.CacheTTL, "webhook-cache-ttl", 2*time.Minute, "how long a write is remembered for attribution")
 	if err := parse(fs, args, stdout); err != nil {
 		if errors.Is(err, errHelp) {
 			return nil

@@ -47,7 +47,8 @@ func startStandby(t *testing.T, extra ...string) *controllerProc {
 	p := &controllerProc{health: freeAddr(t), metrics: freeAddr(t), done: make(chan error, 1), logs: &syncBuffer{}}
 	args := append([]string{"run", "--kubeconfig", kubeconfig(t, "default"),
 		"--health-addr", p.health, "--metrics-addr", p.metrics,
-		"--discovery-interval", "2s", "--cache-dir", t.TempDir(), "--log-level", "debug"}, extra...)
+		"--discovery-interval", "2s", "--cache-dir", t.TempDir(), "--log-level", "debug",
+		"--webhook-addr", "0"}, extra...) // tests that need the webhook turn it on
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	go func() { p.done <- run(ctx, args, io.Discard, p.logs) }()

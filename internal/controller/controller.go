@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/metrics"
+	"github.com/gitops-reverser/gitops-reverser/internal/webhook"
 )
 
 // Options configure the controller.
@@ -39,7 +40,27 @@ type Options struct {
 	CacheDir string
 	// Identity names this process in the Lease; the hostname when empty.
 	Identity string
+
+	Webhook WebhookOptions
 }
+
+// WebhookOptions configure the admission webhook that tells who made a change.
+type WebhookOptions struct {
+	// Addr is the HTTPS address; "" or "0" disables the webhook (authors stay unknown).
+	Addr string
+	// CertDir holds tls.crt and tls.key; empty means a self-signed certificate made at start-up.
+	CertDir string
+	// ConfigName is the ValidatingWebhookConfiguration kept in step with the watched resources.
+	ConfigName string
+	// Service is the webhook Service in Namespace (certificate names, clientConfig.service).
+	Service string
+	// URL, when set, is used as clientConfig.url instead of the Service (out-of-cluster runs).
+	URL       string
+	CacheSize int
+	CacheTTL  time.Duration
+}
+
+func (w WebhookOptions) enabled() bool { return w.Addr != "" && w.Addr != "0" }
 
 // Validate reports options that cannot work.
 func (o *Options) Validate() error {
@@ -70,10 +91,52 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer servers.close()
+	stopWebhook, err := startWebhook(ctx, o, m, mgr)
+	if err != nil {
+		return err
+	}
+	defer stopWebhook()
 	if !o.LeaderElect {
 		return mgr.start(ctx)
 	}
 	return leaderElect(ctx, o, mgr.start)
+}
+
+// startWebhook serves the admission webhook on every replica, leader or not, so writes are
+// attributed from the first moment a replica leads.
+func startWebhook(ctx context.Context, o Options, m *metrics.Metrics, mgr *manager) (stop func(), err error) {
+	if !o.Webhook.enabled() {
+		return func() {}, nil
+	}
+	h := webhook.NewHandler(mgr.authors, webhook.HandlerOptions{Observe: func(result string) {
+		m.WebhookRequests.WithLabelValues(result).Inc()
+	}})
+	srv, err := webhook.NewServer(webhook.ServerOptions{
+		Addr:     o.Webhook.Addr,
+		CertDir:  o.Webhook.CertDir,
+		DNSNames: webhook.ServiceDNSNames(o.Webhook.Service, o.Namespace),
+		Handler:  h,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	mgr.configurator = webhook.NewConfigurator(mgr.kube, webhook.ConfigOptions{
+		Name:             o.Webhook.ConfigName,
+		ExcludeNamespace: o.Namespace,
+		ServiceName:      o.Webhook.Service,
+		ServiceNamespace: o.Namespace,
+		URL:              o.Webhook.URL,
+		CABundle:         srv.CABundle(),
+	})
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Start(sctx); err != nil {
+			slog.Error("webhook server stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 type httpServers []*http.Server

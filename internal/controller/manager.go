@@ -21,6 +21,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/metrics"
+	"github.com/gitops-reverser/gitops-reverser/internal/webhook"
 	"github.com/gitops-reverser/gitops-reverser/internal/writer"
 )
 
@@ -37,6 +38,11 @@ type manager struct {
 	refreshed atomic.Bool // the first refresh finished
 	// nextResync schedules the writers' periodic resyncs; nil disables them.
 	nextResync func(time.Time) time.Time
+	// authors holds who made recent writes, as the admission webhook saw them.
+	authors *webhook.Cache
+	// configurator keeps the webhook's configuration to the watched resources; nil without webhook.
+	configurator *webhook.Configurator
+	webhookSet   []schema.GroupVersionResource // what the configurator was last given
 
 	mu      sync.Mutex
 	writers map[types.NamespacedName]*running
@@ -77,6 +83,7 @@ func newManager(o Options, m *metrics.Metrics) (*manager, error) {
 		kube:       kube,
 		disc:       dc,
 		refreshCh:  make(chan struct{}, 1),
+		authors:    webhook.NewCache(o.Webhook.CacheSize, o.Webhook.CacheTTL),
 		writers:    map[types.NamespacedName]*running{},
 	}
 	mg.informers = discovery.NewInformers(dyn, mg)
@@ -143,7 +150,9 @@ func (mg *manager) refresh(ctx context.Context) error {
 	mg.catalog = cat
 	mg.mu.Unlock()
 
-	started, stopped := mg.informers.Set(ctx, wanted(targets))
+	want := wanted(targets)
+	started, stopped := mg.informers.Set(ctx, want)
+	mg.configureWebhook(ctx, want)
 	mg.metrics.WatchedGVRs.Set(float64(mg.informers.Len()))
 	if len(started)+len(stopped) > 0 {
 		slog.Info("watched resources changed", "started", gvrStrings(started), "stopped", gvrStrings(stopped), "watching", mg.informers.Len())
@@ -155,6 +164,26 @@ func (mg *manager) refresh(ctx context.Context) error {
 	mg.reportStatus(ctx, cfg, problems)
 	mg.refreshed.Store(true)
 	return nil
+}
+
+// configureWebhook keeps the webhook's rules equal to the watched resources, so unrelated
+// writes never call it. A failure only costs attribution; it is retried on the next refresh.
+func (mg *manager) configureWebhook(ctx context.Context, want []discovery.Resource) {
+	if mg.configurator == nil {
+		return
+	}
+	gvrs := make([]schema.GroupVersionResource, len(want))
+	for i, r := range want {
+		gvrs[i] = r.GVR
+	}
+	if mg.webhookSet != nil && reflect.DeepEqual(gvrs, mg.webhookSet) {
+		return
+	}
+	if err := mg.configurator.SetResources(ctx, want); err != nil {
+		slog.Warn("webhook configuration not updated; authors of these writes stay unknown", "err", err)
+		return
+	}
+	mg.webhookSet = gvrs
 }
 
 // wanted is the union of every target's resources; Named when any source names it.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/webhook"
 	"github.com/gitops-reverser/gitops-reverser/internal/writer"
 )
 
@@ -42,12 +43,43 @@ func buildRoutes(writers map[types.NamespacedName]*running) *routes {
 // takes it and hands the change to that destination's writer.
 func (mg *manager) OnEvent(res discovery.Resource, op discovery.Op, obj *unstructured.Unstructured) {
 	mg.metrics.Events.WithLabelValues(op.String()).Inc()
-	for _, rt := range (*mg.routes.Load())[res.GVR] {
+	rts := (*mg.routes.Load())[res.GVR]
+	if len(rts) == 0 {
+		return
+	}
+	author := mg.author(res, op, obj)
+	for _, rt := range rts {
 		ev, ok := eventFor(rt, op, obj)
 		if ok {
+			ev.Author = author
 			rt.w.Enqueue(ev)
 		}
 	}
+}
+
+// admissionOps maps watch events to the admission operations the webhook recorded.
+var admissionOps = map[discovery.Op]string{
+	discovery.OpAdd:    webhook.OpCreate,
+	discovery.OpUpdate: webhook.OpUpdate,
+	discovery.OpDelete: webhook.OpDelete,
+}
+
+// author is the username the webhook recorded for exactly this state of the object; "" when
+// nobody matches (webhook down, a controller's write it did not see, a resync).
+func (mg *manager) author(res discovery.Resource, op discovery.Op, obj *unstructured.Unstructured) string {
+	if mg.authors.Len() == 0 {
+		return ""
+	}
+	hash, err := webhook.ObjectHash(obj)
+	if err != nil {
+		return ""
+	}
+	user, _ := mg.authors.Lookup(webhook.Key{
+		Group: res.GVR.Group, Resource: res.GVR.Resource,
+		Namespace: obj.GetNamespace(), Name: obj.GetName(),
+		Operation: admissionOps[op], Hash: hash,
+	})
+	return user
 }
 
 // eventFor is the change one event makes to one destination. An object that no source takes
