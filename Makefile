@@ -6,12 +6,18 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/gitops-reverser/gitops-reverser/internal/version.Version=$(VERSION) \
 	-X github.com/gitops-reverser/gitops-reverser/internal/version.Commit=$(COMMIT)
 
-.PHONY: all build testbin generate verify-generate test bench demo clean
+.PHONY: all build image testbin generate verify-generate test bench demo clean
+
+IMAGE ?= ghcr.io/gitops-reverser/gitops-reverser:$(VERSION)
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/gitops-reverser ./cmd/gitops-reverser
+
+## image: container image (needs a Docker engine with BuildKit; none runs on the dev machines)
+image:
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
 
 ## testbin: kube-apiserver, kubectl and etcd built from the Go module proxy into bin/ (skipped when current)
 testbin:

@@ -72,9 +72,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	if _, err := os.Stat(binary); err != nil {
 		b.Fatalf("%s missing: run make build", binary)
 	}
-	c := kubetest.NewClient(b, env.Config)
-	c.InstallCRDs(b, "testdata/crds/icecreamorders.shop.example.com.yaml")
-	populate(b)
+	populateOnce(b)
 	kc := writeKubeconfig(b)
 	dir := b.TempDir()
 	baseline := filepath.Join(dir, "baseline")
@@ -135,6 +133,17 @@ func writeKubeconfig(b *testing.B) string {
 		b.Fatal(err)
 	}
 	return p
+}
+
+var populated sync.Once
+
+// populateOnce installs the CRD and creates the objects the benchmarks share.
+func populateOnce(b *testing.B) {
+	populated.Do(func() {
+		c := kubetest.NewClient(b, env.Config)
+		c.InstallCRDs(b, "testdata/crds/icecreamorders.shop.example.com.yaml")
+		populate(b)
+	})
 }
 
 // populate creates the objects once, with bounded concurrency.

@@ -157,9 +157,8 @@ func (mg *manager) refresh(ctx context.Context) error {
 	if len(started)+len(stopped) > 0 {
 		slog.Info("watched resources changed", "started", gvrStrings(started), "stopped", gvrStrings(stopped), "watching", mg.informers.Len())
 	}
-	mg.syncWriters(ctx, targets)
-	if len(started) > 0 {
-		go mg.backfill(ctx, started)
+	if fresh := mg.syncWriters(ctx, targets); len(fresh)+len(started) > 0 {
+		go mg.backfill(ctx, started, fresh)
 	}
 	mg.reportStatus(ctx, cfg, problems)
 	mg.refreshed.Store(true)
@@ -208,13 +207,19 @@ func wanted(targets []*destination.Target) []discovery.Resource {
 	return out
 }
 
-// backfill resyncs the writers that use newly started informers once those have synced, so
-// objects that existed before a rule appear without waiting for a change.
-func (mg *manager) backfill(ctx context.Context, started []schema.GroupVersionResource) {
+// backfill resyncs new or retargeted writers, and the writers that use newly started
+// informers, once the informers have synced: objects that existed before a rule appear without
+// waiting for a change, and an unsynced cache is never taken for deleted objects.
+func (mg *manager) backfill(ctx context.Context, started []schema.GroupVersionResource, fresh []*writer.Writer) {
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
+	start := time.Now()
 	if !mg.informers.WaitSynced(wctx) {
-		return
+		return // the periodic resync comes later; unsynced resources keep their files
+	}
+	slog.Debug("informers synced", "took", time.Since(start).String())
+	for _, w := range fresh {
+		w.Resync()
 	}
 	set := map[schema.GroupVersionResource]bool{}
 	for _, g := range started {
@@ -232,10 +237,12 @@ func (mg *manager) backfill(ctx context.Context, started []schema.GroupVersionRe
 	}
 }
 
-// syncWriters starts, updates and stops writers to match targets, then swaps the routes.
-func (mg *manager) syncWriters(ctx context.Context, targets []*destination.Target) {
+// syncWriters starts, updates and stops writers to match targets, then swaps the routes. It
+// returns the writers that are new or got new sources: they need a resync.
+func (mg *manager) syncWriters(ctx context.Context, targets []*destination.Target) []*writer.Writer {
 	mg.mu.Lock()
 	defer mg.mu.Unlock()
+	var fresh []*writer.Writer
 	seen := map[types.NamespacedName]bool{}
 	for _, t := range targets {
 		seen[t.Name] = true
@@ -244,12 +251,13 @@ func (mg *manager) syncWriters(ctx context.Context, targets []*destination.Targe
 		case ok && sameWhere(r.w.Target(), t):
 			if !reflect.DeepEqual(r.w.Target().Sources, t.Sources) {
 				r.w.SetTarget(t)
+				fresh = append(fresh, r.w)
 			}
 			continue
 		case ok:
 			mg.stopLocked(t.Name, r)
 		}
-		mg.startLocked(ctx, t)
+		fresh = append(fresh, mg.startLocked(ctx, t))
 	}
 	for name, r := range mg.writers {
 		if !seen[name] {
@@ -257,6 +265,7 @@ func (mg *manager) syncWriters(ctx context.Context, targets []*destination.Targe
 		}
 	}
 	mg.routes.Store(buildRoutes(mg.writers))
+	return fresh
 }
 
 // sameWhere reports whether two targets write to the same place the same way, so the writer
@@ -267,7 +276,7 @@ func sameWhere(a, b *destination.Target) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-func (mg *manager) startLocked(ctx context.Context, t *destination.Target) {
+func (mg *manager) startLocked(ctx context.Context, t *destination.Target) *writer.Writer {
 	wctx, cancel := context.WithCancel(ctx)
 	name := t.Name
 	w := writer.New(t, writer.Options{
@@ -290,6 +299,7 @@ func (mg *manager) startLocked(ctx context.Context, t *destination.Target) {
 		}
 	}()
 	slog.Info("destination started", "destination", name.String(), "url", t.Repo.URL, "branch", t.Repo.Branch)
+	return w
 }
 
 func (mg *manager) stopLocked(name types.NamespacedName, r *running) {

@@ -131,6 +131,7 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 	w.mu.Unlock()
 	start := time.Now()
 	b := resync.Build(ctx, w.opts.Objects, t, w.opts.Unavailable)
+	slog.Debug("resync tree built", "destination", t.String(), "files", len(b.Tree), "took", time.Since(start).String())
 	err := w.apply(ctx, repo, "resync", func(head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
 		cs := diff.Diff(b.Tree, cur, diff.Options{BaseFolder: t.BaseFolder, Prune: t.Prune, Keep: b.Keep})
 		if len(cs) == 0 && !head.Hash().IsZero() {

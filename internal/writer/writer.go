@@ -64,12 +64,13 @@ type Writer struct {
 	status       Status
 }
 
-// New makes a writer for t; Start runs it.
+// New makes a writer for t; Start runs it. The owner asks for the first resync (Resync) once
+// the caches the writer reads have synced, so it never mistakes an empty cache for deletions.
 func New(t *destination.Target, opts Options) *Writer {
 	if opts.FlushTimeout == 0 {
 		opts.FlushTimeout = 30 * time.Second
 	}
-	return &Writer{opts: opts, target: t, pending: newPending(), kick: make(chan struct{}, 1), resyncWanted: true}
+	return &Writer{opts: opts, target: t, pending: newPending(), kick: make(chan struct{}, 1)}
 }
 
 // Target is the destination the writer currently serves.
@@ -79,14 +80,13 @@ func (w *Writer) Target() *destination.Target {
 	return w.target
 }
 
-// SetTarget replaces the sources (rules changed) and asks for a resync, which backfills new
-// objects and removes files no rule wants any more.
+// SetTarget replaces the sources (rules changed). The owner follows it with Resync once the
+// caches of the new sources have synced: that backfills new objects and removes files no rule
+// wants any more.
 func (w *Writer) SetTarget(t *destination.Target) {
 	w.mu.Lock()
 	w.target = t
-	w.resyncWanted = true
 	w.mu.Unlock()
-	w.poke()
 }
 
 // Resync asks for a full resync soon.
