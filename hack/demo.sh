@@ -51,7 +51,9 @@ remote="$state/remote.git"
 git init -q --bare --initial-branch=main "$remote"
 sed "s|REMOTE|$remote|" hack/demo/controller.yaml | kubectl apply -f -
 "$bin/gitops-reverser" run --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 \
-	--discovery-interval 5s --cache-dir "$state/cache" --log-level warn &
+	--discovery-interval 5s --cache-dir "$state/cache" --log-level warn --namespace default \
+	--webhook-addr 127.0.0.1:19443 --webhook-url https://127.0.0.1:19443/validate \
+	--webhook-config-name gitops-reverser-demo &
 pids+=($!)
 wait_for() { # wait_for DESCRIPTION COMMAND...
 	for _ in $(seq 1 60); do "${@:2}" >/dev/null 2>&1 && return 0; sleep 0.5; done
@@ -60,11 +62,13 @@ wait_for() { # wait_for DESCRIPTION COMMAND...
 wait_for "the backfill commit" git -C "$remote" rev-parse --verify -q refs/heads/main
 kubectl get gitdestinations,watchrules -n shop
 
-step "a live change: kubectl scale deployment/storefront --replicas=5"
+wait_for "the webhook configuration" kubectl get validatingwebhookconfiguration gitops-reverser-demo
+
+step "a live change: kubectl set image deployment/storefront web=nginx:1.28"
 before=$(git -C "$remote" rev-parse main)
-kubectl -n shop scale deployment/storefront --replicas=5
+kubectl -n shop set image deployment/storefront web=nginx:1.28
 wait_for "the live commit" bash -c "[ \"\$(git -C '$remote' rev-parse main)\" != '$before' ]"
-git -C "$remote" log --stat --format='%h %an <%ae>%n    %s%n' -2
-git -C "$remote" show main:clusters/demo/shop/deployments.apps/storefront.yaml | grep -n replicas
+git -C "$remote" log --stat --format='%h %an <%ae>%n    %s%n%n%b' -2
+git -C "$remote" show main:clusters/demo/shop/deployments.apps/storefront.yaml | grep -n image:
 
 step "done: ./demo-repo holds the snapshot, $remote the controller's history"

@@ -68,3 +68,21 @@ func gitOut(t *testing.T, dir string, args ...string) string {
 	}
 	return string(out)
 }
+
+func TestVersionAndUsage(t *testing.T) {
+	out, _, err := cli(t, "version")
+	if err != nil || !strings.HasPrefix(out, "gitops-reverser ") || !strings.Contains(out, "go1.") || !strings.Contains(out, "commit") {
+		t.Errorf("version = %q, %v", out, err)
+	}
+	if _, _, err := cli(t, "frobnicate"); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Errorf("unknown command: %v", err)
+	}
+	// Environment variables set flags; the command line wins.
+	t.Setenv("GITOPS_REVERSER_LOG_FORMAT", "yaml")
+	if _, _, err := cli(t, "snapshot", "--repo", "x"); err == nil || !strings.Contains(err.Error(), "--log-format") {
+		t.Errorf("env GITOPS_REVERSER_LOG_FORMAT=yaml not applied: %v", err)
+	}
+	if _, _, err := cli(t, "run", "--log-format", "json", "--resync-schedule", "nonsense"); err == nil || !strings.Contains(err.Error(), "--resync-schedule") {
+		t.Errorf("the flag must win over the env (then the schedule is what fails): %v", err)
+	}
+}

@@ -64,6 +64,18 @@ func TestRunWebhookAuthors(t *testing.T) {
 	eventually(t, 30*time.Second, "backfill", func() (bool, string) { return remote.Head(t, "main") != "", "" })
 	janeC, botC := as(t, jane), as(t, bot)
 
+	// The configuration asks only for what is watched, and never for the controller's namespace.
+	vwc, err := c.Kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(context.Background(), "authors-test", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := vwc.Webhooks[0]
+	if len(hook.Rules) != 1 || strings.Join(hook.Rules[0].Resources, ",") != "configmaps" ||
+		*hook.FailurePolicy != "Ignore" || *hook.SideEffects != "None" || *hook.TimeoutSeconds > 5 ||
+		!strings.Contains(hook.NamespaceSelector.String(), "gitops-reverser-system") || len(hook.ClientConfig.CABundle) == 0 {
+		t.Errorf("webhook configuration = %+v", hook)
+	}
+
 	// Two users inside one window: two commits, each with its own author.
 	janeC.Create(t, configMap(ns, "janes", "v: \"1\""))
 	botC.Update(t, configMap(ns, "shared", "v: \"2\""))
