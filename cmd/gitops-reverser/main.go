@@ -118,6 +118,24 @@ func (c *common) restConfig() (*rest.Config, error) {
 	return cfg, nil
 }
 
+// prepare parses the flags, validates them, installs the logger and loads the kubeconfig.
+// A nil config and nil error mean the command only printed its help.
+func (c *common) prepare(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer, validate func() error) (*rest.Config, error) {
+	if err := parse(fs, args, stdout); errors.Is(err, errHelp) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if err := validate(); err != nil {
+		return nil, err
+	}
+	slog.SetDefault(c.logger(stderr))
+	return c.restConfig()
+}
+
 // parse parses args, then fills every flag not given on the command line from
 // GITOPS_REVERSER_<FLAG_NAME>; the command line wins.
 func parse(fs *pflag.FlagSet, args []string, stdout io.Writer) error {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -42,21 +40,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&w.URL, "webhook-url", "", "clientConfig.url of the webhook instead of the Service, for running outside the cluster (https://host:port/validate)")
 	fs.IntVar(&w.CacheSize, "webhook-cache-size", 10000, "writes remembered for attribution")
 	fs.DurationVar(&w.CacheTTL, "webhook-cache-ttl", 2*time.Minute, "how long a write is remembered for attribution")
-	if err := parse(fs, args, stdout); err != nil {
-		if errors.Is(err, errHelp) {
-			return nil
-		}
-		return err
-	}
-	if err := f.validate(); err != nil {
-		return err
-	}
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	slog.SetDefault(f.logger(stderr))
-	cfg, err := f.restConfig()
-	if err != nil {
+	cfg, err := f.prepare(fs, args, stdout, stderr, o.Validate)
+	if err != nil || cfg == nil {
 		return err
 	}
 	o.Config = cfg

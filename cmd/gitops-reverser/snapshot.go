@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/spf13/pflag"
@@ -40,18 +39,8 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.StringVarP(&f.selector, "selector", "l", "", "standalone: label selector")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the changeset and write nothing")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: in memory)")
-	if err := parse(fs, args, stdout); err != nil {
-		if errors.Is(err, errHelp) {
-			return nil
-		}
-		return err
-	}
-	if err := f.validate(); err != nil {
-		return err
-	}
-	slog.SetDefault(f.logger(stderr))
-	cfg, err := f.restConfig()
-	if err != nil {
+	cfg, err := f.prepare(fs, args, stdout, stderr, f.validateStandalone)
+	if err != nil || cfg == nil {
 		return err
 	}
 	if f.repo != "" && !f.allNamespaces && len(f.namespaces) == 0 {
@@ -83,10 +72,7 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	return resync.Run(ctx, opts)
 }
 
-func (f *snapshotFlags) validate() error {
-	if err := f.common.validate(); err != nil {
-		return err
-	}
+func (f *snapshotFlags) validateStandalone() error {
 	if f.repo == "" {
 		if f.baseFolder != "" || len(f.resources) > 0 || len(f.namespaces) > 0 || f.allNamespaces || f.selector != "" {
 			return errors.New("--base-folder, --resources, --namespace, --all-namespaces and --selector need --repo")

@@ -162,7 +162,8 @@ func TestSnapshotStandalone(t *testing.T) {
 		t.Run(tr.name, func(t *testing.T) {
 			remote := gitserver.NewBare(t, "main")
 			url := tr.url(remote)
-			args := []string{"snapshot", "--kubeconfig", kc, "--repo", url, "-n", ns,
+			cache := t.TempDir()
+			args := []string{"snapshot", "--kubeconfig", kc, "--repo", url, "-n", ns, "--cache-dir", cache,
 				"--resources", "configmaps,deployments.apps,secrets,icecreamorders.shop.example.com"}
 
 			_, stderr, err := cli(t, args...)
@@ -219,7 +220,11 @@ func TestSnapshotStandalone(t *testing.T) {
 				t.Errorf("body does not list the files:\n%s", log[0].Body)
 			}
 
-			// Unchanged cluster: no commit.
+			if entries, err := os.ReadDir(cache + "/standalone"); err != nil || len(entries) != 1 {
+				t.Errorf("--cache-dir holds no clone: %v %v", entries, err)
+			}
+
+			// Unchanged cluster: no commit (the second run reuses the clone).
 			if _, stderr, err := cli(t, args...); err != nil {
 				t.Fatalf("second snapshot: %v\n%s", err, stderr)
 			}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -119,7 +121,7 @@ func snapshotOne(ctx context.Context, objs Objects, cat *disc.Catalog, t *destin
 			fmt.Fprintf(o.Out, "%s %s\n", c.Op, c.Path)
 		}
 	} else {
-		repo, err := gitrepo.Open(ctx, t.Repo)
+		repo, err := gitrepo.Open(ctx, withCache(t, o.CacheDir))
 		if err != nil {
 			return err
 		}
@@ -155,12 +157,26 @@ func dryRun(ctx context.Context, t *destination.Target, b *Built, o Options) (di
 			return diff.Diff(b.Tree, nil, diff.Options{BaseFolder: t.BaseFolder}), nil
 		}
 	}
-	repo, err := gitrepo.Open(ctx, t.Repo)
+	repo, err := gitrepo.Open(ctx, withCache(t, o.CacheDir))
 	if err != nil {
 		return nil, err
 	}
 	defer repo.Close()
 	return DryRun(ctx, repo, t, b)
+}
+
+// withCache keeps a destination's clone under cacheDir ("" = in memory), one folder each, so
+// a later run only fetches what is new.
+func withCache(t *destination.Target, cacheDir string) gitrepo.Options {
+	opts := t.Repo
+	if cacheDir != "" && !isLocalPath(opts.URL) {
+		name := t.Name.Namespace + "/" + t.Name.Name
+		if t.Name.Namespace == "" {
+			name = "standalone/" + url.PathEscape(t.Name.Name)
+		}
+		opts.Dir = filepath.Join(cacheDir, filepath.FromSlash(name))
+	}
+	return opts
 }
 
 func isLocalPath(u string) bool {
