@@ -107,6 +107,14 @@ spec:
 	if n := remote.Count(t, "main"); n != 1 {
 		t.Errorf("unchanged destination got a commit: %d", n)
 	}
+	c.Delete(t, destinationYAML(ns, "broken", "", ""))
+
+	// A destination whose credentials Secret is missing fails the run too, and says why.
+	apply(t, c, destinationYAML(ns, "no-secret", "https://git.example.com/x.git", "  secretRef: {name: missing}\n"))
+	_, stderr, err = cli(t, "snapshot", "--kubeconfig", kubeconfig(t, "default"))
+	if err == nil || !strings.Contains(stderr, "no-secret") || !strings.Contains(stderr, "not found") {
+		t.Errorf("missing Secret: err %v, stderr:\n%s", err, stderr)
+	}
 }
 
 // TestSchemaRejectsBadSpecs checks the validation generated into the CRDs, as the apiserver applies it.

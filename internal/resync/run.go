@@ -69,6 +69,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("discovery: %w", err)
 	}
 	var targets []*destination.Target
+	unusable := 0 // GitDestinations that cannot be synced at all: the run fails
 	if o.Repo != "" {
 		t, err := standalone(cat, o)
 		if err != nil {
@@ -84,12 +85,12 @@ func Run(ctx context.Context, o Options) error {
 		targets, problems = destination.Resolve(ctx, destination.Clients{Dynamic: dyn, Kube: kube}, cfg, cat)
 		for _, p := range problems {
 			fmt.Fprintf(o.Summary, "%s %s: %s: %s\n", p.Kind, p.Name, p.Reason, p.Message)
-		}
-		if len(targets) == 0 && len(problems) > 0 {
-			return fmt.Errorf("%w: no usable GitDestination", ErrFailed)
+			if p.Kind == "GitDestination" {
+				unusable++
+			}
 		}
 	}
-	failed := 0
+	failed := unusable
 	for _, t := range targets {
 		err := snapshotOne(ctx, APIObjects{Dynamic: dyn}, cat, t, o)
 		if err != nil && o.Repo != "" {
@@ -101,7 +102,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%w: %d of %d destinations", ErrFailed, failed, len(targets))
+		return fmt.Errorf("%w: %d of %d destinations", ErrFailed, failed, len(targets)+unusable)
 	}
 	return nil
 }
