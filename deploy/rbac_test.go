@@ -104,7 +104,11 @@ func TestBaseRBAC(t *testing.T) {
 	objs := render(t, ".")
 	gs := grants(t, objs)
 	t.Run("Secrets: get only, never list or watch", func(t *testing.T) {
-		want := []grant{{"ClusterRole gitops-reverser", "", "secrets", "get", ""}}
+		want := []grant{
+			{"ClusterRole gitops-reverser", "", "secrets", "get", ""},
+			// its own age identity, created on first use, only in its own namespace
+			{"Role gitops-reverser/gitops-reverser-age-identity", "", "secrets", "create", ""},
+		}
 		if diff := cmp.Diff(want, filter(gs, onSecrets)); diff != "" {
 			t.Errorf("grants on Secrets (-want +got):\n%s", diff)
 		}
@@ -134,6 +138,7 @@ func TestBaseRBAC(t *testing.T) {
 			{cr, rev, "watchrules/status", "update", ""},
 			{role, "coordination.k8s.io", "leases", "create", ""},
 			{role, "coordination.k8s.io", "leases", "update", "gitops-reverser"},
+			{"Role gitops-reverser/gitops-reverser-age-identity", "", "secrets", "create", ""},
 		}
 		sortGrants(want)
 		got := filter(gs, func(g grant) bool { return !isRead(g.Verb) })
@@ -160,7 +165,7 @@ func TestBaseRBAC(t *testing.T) {
 	})
 	t.Run("bindings", func(t *testing.T) {
 		want := []string{"ClusterRole gitops-reverser", "ClusterRole gitops-reverser-reader",
-			"Role gitops-reverser-leader-election"}
+			"Role gitops-reverser-age-identity", "Role gitops-reverser-leader-election"}
 		if diff := cmp.Diff(want, boundRoles(t, objs)); diff != "" {
 			t.Errorf("roles bound to the ServiceAccount (-want +got):\n%s", diff)
 		}
@@ -247,6 +252,7 @@ func TestRBACAuthorizesTheServiceAccount(t *testing.T) {
 		{"list Secrets", ra("list", "", "secrets", "", "team-a", ""), false},
 		{"watch Secrets", ra("watch", "", "secrets", "", "", ""), false},
 		{"create a Secret", ra("create", "", "secrets", "", "team-a", ""), false},
+		{"create its age identity in its namespace", ra("create", "", "secrets", "", "gitops-reverser", ""), true},
 		{"patch its webhook configuration", ra("patch", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", "", "gitops-reverser"), true},
 		{"patch another webhook configuration", ra("patch", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", "", "other"), false},
 		{"patch mutating webhooks", ra("patch", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", "", "", "gitops-reverser"), false},

@@ -32,6 +32,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "gitops-reverser", "name of the Lease")
 	fs.StringVar(&o.AuthorEmailDomain, "author-email-domain", "cluster.local", "email domain of authors whose username is not an email address")
 	fs.StringVar(&o.CacheDir, "cache-dir", filepath.Join(os.TempDir(), "gitops-reverser"), "where clones are kept between pushes and restarts")
+	fs.StringVar(&o.AgeIdentitySecret, "age-identity-secret", "gitops-reverser-age-identity", "Secret in --namespace holding the controller's age identity (created when missing), an extra recipient of encrypted Secrets so unchanged ones are not re-encrypted")
 	w := &o.Webhook
 	fs.StringVar(&w.Addr, "webhook-addr", ":9443", "HTTPS address of the admission webhook that records who made a change; 0 disables it")
 	fs.StringVar(&w.CertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key (reloaded on change); empty: a self-signed certificate whose CA is patched into the webhook configuration")

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/resync"
@@ -24,6 +26,7 @@ type snapshotFlags struct {
 	selector      string
 	dryRun        bool
 	cacheDir      string
+	ageIdentity   string
 }
 
 func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,6 +42,8 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.StringVarP(&f.selector, "selector", "l", "", "standalone: label selector")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the changeset and write nothing")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: in memory)")
+	fs.StringVar(&f.ageIdentity, "age-identity-secret", envOr("POD_NAMESPACE", "gitops-reverser")+"/gitops-reverser-age-identity",
+		"namespace/name of the Secret with the controller's age identity, shared with `run`, for destinations that encrypt Secrets")
 	cfg, err := f.prepare(fs, args, stdout, stderr, f.validateStandalone)
 	if err != nil || cfg == nil {
 		return err
@@ -50,6 +55,11 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		f.namespaces = []string{ns}
 	}
+	ns, name, ok := strings.Cut(f.ageIdentity, "/")
+	if !ok || ns == "" || name == "" {
+		return fmt.Errorf("--age-identity-secret %q: want namespace/name", f.ageIdentity)
+	}
+	identity := types.NamespacedName{Namespace: ns, Name: name}
 	auth, err := authFromEnv()
 	if err != nil {
 		return err
@@ -66,6 +76,7 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		Auth:          destination.AuthFromData(auth),
 		DryRun:        f.dryRun,
 		CacheDir:      f.cacheDir,
+		AgeIdentity:   identity,
 		Out:           stdout,
 		Summary:       stderr,
 	}

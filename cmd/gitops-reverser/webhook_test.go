@@ -59,7 +59,9 @@ func TestRunWebhookAuthors(t *testing.T) {
 	apply(t, c, watchRule(ns, "cms", "git", "configmaps"))
 	c.Create(t, configMap(ns, "shared", "v: \"0\""))
 	addr, flags := webhookFlags(t, "authors-test", "")
-	t.Cleanup(func() { c.Delete(t, "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: authors-test}\n") })
+	t.Cleanup(func() {
+		c.Delete(t, "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: authors-test}\n")
+	})
 	p := startController(t, flags...)
 	eventually(t, 30*time.Second, "backfill", func() (bool, string) { return remote.Head(t, "main") != "", "" })
 	janeC, botC := as(t, jane), as(t, bot)

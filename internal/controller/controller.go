@@ -42,6 +42,9 @@ type Options struct {
 	Identity string
 
 	Webhook WebhookOptions
+	// AgeIdentitySecret names the Secret in Namespace that holds the controller's own age
+	// identity, an extra recipient of every encrypted Secret (see internal/secrets).
+	AgeIdentitySecret string
 }
 
 // WebhookOptions configure the admission webhook that tells who made a change.

@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+
 	"errors"
+	"filippo.io/age"
 	"fmt"
 	"log/slog"
 	"os"
@@ -38,6 +40,8 @@ type manager struct {
 	refreshed atomic.Bool // the first refresh finished
 	// nextResync schedules the writers' periodic resyncs; nil disables them.
 	nextResync func(time.Time) time.Time
+	// identity loads the controller's age identity when a destination encrypts Secrets.
+	identity func(context.Context) (*age.X25519Identity, error)
 	// authors holds who made recent writes, as the admission webhook saw them.
 	authors *webhook.Cache
 	// configurator keeps the webhook's configuration to the watched resources; nil without webhook.
@@ -84,6 +88,7 @@ func newManager(o Options, m *metrics.Metrics) (*manager, error) {
 		disc:       dc,
 		refreshCh:  make(chan struct{}, 1),
 		authors:    webhook.NewCache(o.Webhook.CacheSize, o.Webhook.CacheTTL),
+		identity:   destination.IdentityLoader(kube, o.Namespace, o.AgeIdentitySecret),
 		writers:    map[types.NamespacedName]*running{},
 	}
 	mg.informers = discovery.NewInformers(dyn, mg)
@@ -144,7 +149,7 @@ func (mg *manager) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	targets, problems := destination.Resolve(ctx, destination.Clients{Dynamic: mg.dyn, Kube: mg.kube}, cfg, cat)
+	targets, problems := destination.Resolve(ctx, destination.Clients{Dynamic: mg.dyn, Kube: mg.kube, Identity: mg.identity}, cfg, cat)
 
 	mg.mu.Lock()
 	mg.catalog = cat
@@ -273,6 +278,7 @@ func (mg *manager) syncWriters(ctx context.Context, targets []*destination.Targe
 func sameWhere(a, b *destination.Target) bool {
 	x, y := *a, *b
 	x.Sources, y.Sources = nil, nil
+	x.Encrypter, y.Encrypter = nil, nil // made anew on every refresh; AgeRecipients compare
 	return reflect.DeepEqual(x, y)
 }
 

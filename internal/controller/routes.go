@@ -10,6 +10,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/webhook"
 	"github.com/gitops-reverser/gitops-reverser/internal/writer"
 )
@@ -97,16 +98,17 @@ func eventFor(rt route, op discovery.Op, obj *unstructured.Unstructured) (writer
 	if src != nil {
 		res = src.Resource
 	}
-	path, content, err := rt.target.File(res, obj)
+	if op == discovery.OpDelete || src == nil {
+		return writer.Event{Path: snapshot.Path(rt.target.BaseFolder, destination.Key(res, obj))}, true
+	}
+	f, err := rt.target.File(res, obj)
 	switch {
 	case errors.Is(err, destination.ErrSkipped):
 		return writer.Event{}, false
-	case err != nil && op != discovery.OpDelete && src != nil:
-		slog.Error("object not rendered", "destination", rt.target.String(), "path", path, "err", err)
+	case err != nil:
+		slog.Error("object not rendered", "destination", rt.target.String(), "path", f.Path, "err", err)
 		return writer.Event{}, false
-	case op == discovery.OpDelete || src == nil:
-		return writer.Event{Path: path}, true
 	default:
-		return writer.Event{Path: path, Content: content}, true
+		return writer.Event{Path: f.Path, Content: f.Content, Plain: f.Plain}, true
 	}
 }

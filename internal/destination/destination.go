@@ -12,6 +12,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 )
 
 // DefaultCommitter is the identity of commits when a destination names none.
@@ -28,7 +29,9 @@ type Target struct {
 	CommitWindow time.Duration
 	// AgeRecipients, when set, allow Secrets to be written SOPS-encrypted.
 	AgeRecipients []string
-	Sources       []Source
+	// Encrypter encrypts Secrets to AgeRecipients; nil when they are not set.
+	Encrypter *secrets.Encrypter
+	Sources   []Source
 }
 
 // Source is one resource to take objects from, with the filters of the rule that asked for it.

@@ -19,16 +19,51 @@ func Key(res discovery.Resource, obj *unstructured.Unstructured) snapshot.Key {
 	return snapshot.Key{Namespace: obj.GetNamespace(), Resource: res.GVR.GroupResource(), Name: obj.GetName()}
 }
 
-// File renders obj to its path and content in the target's repository.
-func (t *Target) File(res discovery.Resource, obj *unstructured.Unstructured) (string, []byte, error) {
-	p := snapshot.Path(t.BaseFolder, Key(res, obj))
+// File is one object rendered for the repository.
+type File struct {
+	Path    string
+	Content []byte
+	// Plain is the sanitized YAML before encryption, for encrypted files only: SOPS output
+	// differs on every run, so whether the file in Git is current is decided on it.
+	Plain []byte
+}
+
+// File renders obj for the target's repository. A Secret is only ever written encrypted:
+// without encryption it gives ErrSkipped.
+func (t *Target) File(res discovery.Resource, obj *unstructured.Unstructured) (File, error) {
+	f := File{Path: snapshot.Path(t.BaseFolder, Key(res, obj))}
 	b, err := snapshot.Render(obj)
 	if errors.Is(err, snapshot.ErrSecret) {
-		// SOPS encryption is not there yet: a Secret is never written in plaintext.
-		return p, nil, fmt.Errorf("secret %s/%s: %w", obj.GetNamespace(), obj.GetName(), ErrSkipped)
+		return t.encrypted(f, obj)
 	}
 	if err != nil {
-		return p, nil, fmt.Errorf("render %s: %w", p, err)
+		return f, fmt.Errorf("render %s: %w", f.Path, err)
 	}
-	return p, b, nil
+	f.Content = b
+	return f, nil
+}
+
+func (t *Target) encrypted(f File, obj *unstructured.Unstructured) (File, error) {
+	if t.Encrypter == nil {
+		return f, fmt.Errorf("secret %s/%s: %w", obj.GetNamespace(), obj.GetName(), ErrSkipped)
+	}
+	plain, err := snapshot.Marshal(snapshot.Sanitize(obj).Object)
+	if err != nil {
+		return f, fmt.Errorf("render %s: %w", f.Path, err)
+	}
+	enc, err := t.Encrypter.Encrypt(plain)
+	if err != nil {
+		return f, fmt.Errorf("encrypt %s: %w", f.Path, err)
+	}
+	f.Content, f.Plain = enc, plain
+	return f, nil
+}
+
+// Current reports whether existing, the file at path in Git, already holds f: the same bytes,
+// or for an encrypted file the same plaintext for the same recipients.
+func (t *Target) Current(f File, existing []byte) bool {
+	if f.Plain == nil || t.Encrypter == nil {
+		return string(existing) == string(f.Content)
+	}
+	return t.Encrypter.Current(existing, f.Plain)
 }

@@ -2,10 +2,13 @@ package destination
 
 import (
 	"context"
+
 	"errors"
+	"filippo.io/age"
 	"fmt"
 	"path"
 	"sort"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,12 +22,16 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 )
 
 // Clients are the API clients Load reads through.
 type Clients struct {
 	Dynamic dynamic.Interface
 	Kube    kubernetes.Interface
+	// Identity gives the controller's own age identity, for destinations that encrypt
+	// Secrets; nil when this process cannot encrypt.
+	Identity func(context.Context) (*age.X25519Identity, error)
 }
 
 // Problem is something wrong with one object of the API, to be reported on its status.
@@ -80,7 +87,7 @@ func Resolve(ctx context.Context, c Clients, cfg *Config, cat *discovery.Catalog
 	byName := map[types.NamespacedName]*Target{}
 	for i := range cfg.Destinations {
 		d := &cfg.Destinations[i]
-		t, err := fromSpec(ctx, c.Kube, d)
+		t, err := fromSpec(ctx, c, d)
 		if err != nil {
 			problems = append(problems, Problem{Kind: "GitDestination", Name: nameOf(d.ObjectMeta), Reason: reasonOf(err), Message: err.Error()})
 			continue
@@ -230,7 +237,7 @@ func nameOf(m metav1.ObjectMeta) types.NamespacedName {
 }
 
 // fromSpec is the where-and-how half of a target.
-func fromSpec(ctx context.Context, kube kubernetes.Interface, d *v1alpha1.GitDestination) (*Target, error) {
+func fromSpec(ctx context.Context, c Clients, d *v1alpha1.GitDestination) (*Target, error) {
 	s := d.Spec
 	t := &Target{
 		Name:         nameOf(d.ObjectMeta),
@@ -250,7 +257,9 @@ func fromSpec(ctx context.Context, kube kubernetes.Interface, d *v1alpha1.GitDes
 		t.Committer = gitrepo.Signature{Name: s.Committer.Name, Email: s.Committer.Email}
 	}
 	if s.Encryption != nil {
-		t.AgeRecipients = s.Encryption.AgeRecipients
+		if err := t.encryptTo(ctx, c, s.Encryption.AgeRecipients); err != nil {
+			return nil, err
+		}
 	}
 	if err := ValidateBaseFolder(t.BaseFolder); err != nil {
 		return nil, fmt.Errorf("%w: %w", errInvalid, err)
@@ -259,11 +268,50 @@ func fromSpec(ctx context.Context, kube kubernetes.Interface, d *v1alpha1.GitDes
 		t.BaseFolder = path.Clean(t.BaseFolder)
 	}
 	if s.SecretRef != nil {
-		auth, err := readAuth(ctx, kube, d.Namespace, s.SecretRef.Name)
+		auth, err := readAuth(ctx, c.Kube, d.Namespace, s.SecretRef.Name)
 		if err != nil {
 			return nil, err
 		}
 		t.Repo.Auth = auth
 	}
 	return t, nil
+}
+
+// encryptTo sets up SOPS encryption of Secrets to the recipients and the controller's own key.
+func (t *Target) encryptTo(ctx context.Context, c Clients, recipients []string) error {
+	if c.Identity == nil {
+		return fmt.Errorf("%w: spec.encryption needs the controller's age identity, which this process has not", errInvalid)
+	}
+	own, err := c.Identity(ctx)
+	if err != nil {
+		return fmt.Errorf("age identity: %w", err)
+	}
+	enc, err := secrets.NewEncrypter(recipients, own)
+	if err != nil {
+		return fmt.Errorf("%w: spec.encryption.ageRecipients: %w", errInvalid, err)
+	}
+	t.AgeRecipients, t.Encrypter = recipients, enc
+	return nil
+}
+
+// IdentityLoader reads (or creates, once) the controller's age identity from the Secret
+// namespace/name the first time a destination needs it, and keeps it for the process.
+func IdentityLoader(kube kubernetes.Interface, namespace, name string) func(context.Context) (*age.X25519Identity, error) {
+	var (
+		mu sync.Mutex
+		id *age.X25519Identity
+	)
+	return func(ctx context.Context) (*age.X25519Identity, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if id != nil {
+			return id, nil
+		}
+		loaded, err := secrets.LoadOrCreateIdentity(ctx, kube, namespace, name)
+		if err != nil {
+			return nil, err
+		}
+		id = loaded
+		return id, nil
+	}
 }

@@ -17,6 +17,9 @@ type Options struct {
 	// Keep reports files that must not be deleted even though they are not desired: objects of
 	// a resource type whose list failed or whose API is unavailable. nil = keep nothing extra.
 	Keep func(snapshot.Key) bool
+	// Unchanged reports a desired file whose bytes differ from the head's but whose content is
+	// the same (a SOPS file encrypts the same plaintext differently every time). nil: bytes decide.
+	Unchanged func(path string) bool
 }
 
 // Diff compares the desired tree (path -> bytes, from snapshot.Tree) with the head files
@@ -34,7 +37,7 @@ func Diff(desired snapshot.Tree, current Current, opts Options) Changeset {
 		switch {
 		case !ok:
 			cs = append(cs, Change{Path: p, Op: Add, Content: content})
-		case head != BlobHash(content):
+		case head != BlobHash(content) && (opts.Unchanged == nil || !opts.Unchanged(p)):
 			cs = append(cs, Change{Path: p, Op: Update, Content: content})
 		}
 	}

@@ -45,6 +45,19 @@ func TestDiff(t *testing.T) {
 			opts: Options{Prune: true},
 		},
 		{
+			name: "Unchanged decides for files whose bytes differ",
+			desired: map[string]string{
+				"default/secrets/same-plaintext.yaml": "ENC[new]\n",
+				"default/secrets/changed.yaml":        "ENC[new]\n",
+			},
+			current: map[string]string{
+				"default/secrets/same-plaintext.yaml": "ENC[old]\n",
+				"default/secrets/changed.yaml":        "ENC[old]\n",
+			},
+			opts: Options{Unchanged: func(p string) bool { return p == "default/secrets/same-plaintext.yaml" }},
+			want: Changeset{{Path: "default/secrets/changed.yaml", Op: Update, Content: []byte("ENC[new]\n")}},
+		},
+		{
 			name:    "equal content is no change",
 			desired: map[string]string{"default/configmaps/app.yaml": "a\n"},
 			current: map[string]string{"default/configmaps/app.yaml": "a\n"},

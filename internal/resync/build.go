@@ -27,9 +27,11 @@ type Objects interface {
 
 // Built is a destination's desired state, and what must be kept although it is not in it.
 type Built struct {
-	Tree    snapshot.Tree
-	Objects int
-	Types   int
+	Tree snapshot.Tree
+	// Encrypted are the files of Tree that are SOPS-encrypted: path -> the rendered object.
+	Encrypted map[string]destination.File
+	Objects   int
+	Types     int
 	// Skipped counts objects deliberately not written (Secrets without encryption).
 	Skipped int
 	// Failed are resources whose list failed: their files are kept.
@@ -58,6 +60,7 @@ const listConcurrency = 4
 func Build(ctx context.Context, objs Objects, t *destination.Target, unavailable func(schema.GroupResource) bool) *Built {
 	b := &Built{
 		Tree:        snapshot.Tree{},
+		Encrypted:   map[string]destination.File{},
 		Failed:      map[schema.GroupResource]error{},
 		broken:      map[snapshot.Key]bool{},
 		unavailable: unavailable,
@@ -79,10 +82,10 @@ func Build(ctx context.Context, objs Objects, t *destination.Target, unavailable
 				if !src.Accepts(obj) {
 					return
 				}
-				p, content, err := t.File(src.Resource, obj)
+				f, err := t.File(src.Resource, obj)
 				mu.Lock()
 				defer mu.Unlock()
-				b.add(t, src.Resource, obj, p, content, err)
+				b.add(t, src.Resource, obj, f, err)
 			})
 			if err != nil {
 				slog.Warn("list failed, keeping its files", "destination", t.String(), "resource", src.Resource.GVR.String(), "namespace", src.Namespace, "err", err)
@@ -97,17 +100,20 @@ func Build(ctx context.Context, objs Objects, t *destination.Target, unavailable
 	return b
 }
 
-func (b *Built) add(t *destination.Target, res discovery.Resource, obj *unstructured.Unstructured, p string, content []byte, err error) {
+func (b *Built) add(t *destination.Target, res discovery.Resource, obj *unstructured.Unstructured, f destination.File, err error) {
 	switch {
 	case errors.Is(err, destination.ErrSkipped):
 		b.Skipped++
 	case err != nil:
-		slog.Error("object not rendered, keeping its file", "destination", t.String(), "path", p, "err", err)
+		slog.Error("object not rendered, keeping its file", "destination", t.String(), "path", f.Path, "err", err)
 		b.broken[destination.Key(res, obj)] = true
 	default:
-		if _, dup := b.Tree[p]; !dup {
+		if _, dup := b.Tree[f.Path]; !dup {
 			b.Objects++
 		}
-		b.Tree[p] = content
+		b.Tree[f.Path] = f.Content
+		if f.Plain != nil {
+			b.Encrypted[f.Path] = f
+		}
 	}
 }

@@ -40,6 +40,10 @@ type Options struct {
 	Selector      string
 	Auth          gitrepo.Auth
 
+	// AgeIdentity is namespace/name of the Secret with the controller's age identity, for
+	// destinations that encrypt Secrets.
+	AgeIdentity types.NamespacedName
+
 	DryRun bool
 	// CacheDir keeps clones between runs; "" clones into memory.
 	CacheDir string
@@ -82,7 +86,8 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		var problems []destination.Problem
-		targets, problems = destination.Resolve(ctx, destination.Clients{Dynamic: dyn, Kube: kube}, cfg, cat)
+		identity := destination.IdentityLoader(kube, o.AgeIdentity.Namespace, o.AgeIdentity.Name)
+		targets, problems = destination.Resolve(ctx, destination.Clients{Dynamic: dyn, Kube: kube, Identity: identity}, cfg, cat)
 		for _, p := range problems {
 			fmt.Fprintf(o.Summary, "%s %s: %s: %s\n", p.Kind, p.Name, p.Reason, p.Message)
 			if p.Kind == "GitDestination" {

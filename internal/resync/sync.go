@@ -27,7 +27,28 @@ func Changeset(head gitrepo.Head, t *destination.Target, b *Built) (diff.Changes
 	if err != nil {
 		return nil, fmt.Errorf("read branch head: %w", err)
 	}
-	return diff.Diff(b.Tree, cur, diff.Options{BaseFolder: t.BaseFolder, Prune: t.Prune, Keep: b.Keep}), nil
+	return Diff(head, cur, t, b), nil
+}
+
+// Diff is Changeset for a caller that already has the head's files under baseFolder. An
+// encrypted file is read from the head only when its bytes differ, to see whether it still
+// holds the same plaintext: an unchanged Secret is never re-encrypted.
+func Diff(head gitrepo.Head, cur diff.Current, t *destination.Target, b *Built) diff.Changeset {
+	return diff.Diff(b.Tree, cur, diff.Options{
+		BaseFolder: t.BaseFolder,
+		Prune:      t.Prune,
+		Keep:       b.Keep,
+		Unchanged: func(p string) bool {
+			f, ok := b.Encrypted[p]
+			return ok && CurrentAt(head, t, f)
+		},
+	})
+}
+
+// CurrentAt reports whether the head already holds f.
+func CurrentAt(head gitrepo.Head, t *destination.Target, f destination.File) bool {
+	existing, found, err := head.Read(f.Path)
+	return err == nil && found && t.Current(f, existing)
 }
 
 // Sync brings the branch to the built state with one reconcile commit, pushed. A branch that

@@ -28,8 +28,8 @@ func (w *Writer) flush(ctx context.Context, repo *gitrepo.Repo, all bool) error 
 	if len(batches) == 0 {
 		return nil
 	}
-	err := w.apply(ctx, repo, "flush", func(_ gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
-		return w.commits(t, batches, cur)
+	err := w.apply(ctx, repo, "flush", func(head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
+		return w.commits(t, batches, head, cur)
 	})
 	if err != nil {
 		w.mu.Lock()
@@ -42,13 +42,13 @@ func (w *Writer) flush(ctx context.Context, repo *gitrepo.Repo, all bool) error 
 
 // commits turns batches into commits against cur: one per batch, or one per change when the
 // commit window is 0. Changes that leave a file as it is are left out.
-func (w *Writer) commits(t *destination.Target, batches []*batch, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
+func (w *Writer) commits(t *destination.Target, batches []*batch, head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
 	var commits []gitrepo.Commit
 	var sets []diff.Changeset
 	for _, b := range batches {
 		var cs diff.Changeset
 		for _, path := range b.order {
-			if ch, ok := changeFor(b.changes[path], cur); ok {
+			if ch, ok := changeFor(b.changes[path], t, head, cur); ok {
 				cs = append(cs, ch)
 			}
 		}
@@ -76,9 +76,12 @@ func (w *Writer) commits(t *destination.Target, batches []*batch, cur diff.Curre
 }
 
 // changeFor compares one pending event with the head.
-func changeFor(ev Event, cur diff.Current) (diff.Change, bool) {
+func changeFor(ev Event, t *destination.Target, head gitrepo.Head, cur diff.Current) (diff.Change, bool) {
 	h, exists := cur[ev.Path]
 	switch {
+	case ev.Plain != nil && exists && h != diff.BlobHash(ev.Content) &&
+		resync.CurrentAt(head, t, destination.File{Path: ev.Path, Content: ev.Content, Plain: ev.Plain}):
+		return diff.Change{}, false // the same Secret, encrypted anew: not a change
 	case ev.Content == nil && exists:
 		return diff.Change{Path: ev.Path, Op: diff.Delete}, true
 	case ev.Content == nil:
@@ -133,7 +136,7 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 	b := resync.Build(ctx, w.opts.Objects, t, w.opts.Unavailable)
 	slog.Debug("resync tree built", "destination", t.String(), "files", len(b.Tree), "took", time.Since(start).String())
 	err := w.apply(ctx, repo, "resync", func(head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
-		cs := diff.Diff(b.Tree, cur, diff.Options{BaseFolder: t.BaseFolder, Prune: t.Prune, Keep: b.Keep})
+		cs := resync.Diff(head, cur, t, b)
 		if len(cs) == 0 && !head.Hash().IsZero() {
 			return nil, nil // a missing branch still gets its first commit
 		}

@@ -10,6 +10,8 @@ type Event struct {
 	Path string
 	// Content is the file's new bytes; nil deletes the file.
 	Content []byte
+	// Plain is the plaintext of an encrypted file, to tell a re-encryption from a change.
+	Plain []byte
 	// Author is the Kubernetes username that made the change; "" when unknown.
 	Author string
 }
