@@ -332,3 +332,38 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotSCPLikeURL pushes over an scp-like URL (git@host:path), which always means port
+// 22, to the real sshd listening there. It needs port 22 on loopback free (CI, as root).
+func TestSnapshotSCPLikeURL(t *testing.T) {
+	if l, err := net.Listen("tcp", "127.0.0.1:22"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("port 22 is not available for the scp-like URL test: %v", err)
+		}
+		t.Skipf("port 22 is not available: %v", err)
+	} else {
+		l.Close()
+	}
+	c := kubetest.NewClient(t, env.Config)
+	const ns = "remote-scp"
+	c.Namespace(t, ns)
+	c.Create(t, configMap(ns, "app", "v: \"1\""))
+	remote := gitserver.NewBare(t, "main")
+	srv := remote.ServeSSHOnPort(t, 22)
+	user := strings.TrimPrefix(srv.URL[:strings.Index(srv.URL, "@")], "ssh://")
+	dir := t.TempDir()
+	for p, b := range map[string][]byte{"key": srv.ClientKey, "known_hosts": []byte(strings.Replace(string(srv.KnownHosts), "[127.0.0.1]:22", "127.0.0.1", 1))} {
+		if err := os.WriteFile(dir+"/"+p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := user + "@127.0.0.1:" + remote.Dir
+	cmd := exec.Command(os.Args[0], "snapshot", "--kubeconfig", kubeconfig(t, ns), "--repo", url, "--resources", "configmaps")
+	cmd.Env = append(os.Environ(), mainEnv+"=1", "GIT_SSH_KEY_FILE="+dir+"/key", "GIT_KNOWN_HOSTS_FILE="+dir+"/known_hosts")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("snapshot over %s: %v\n%s", url, err, out)
+	}
+	if _, ok := remote.Files(t, "main")[ns+"/configmaps/app.yaml"]; !ok {
+		t.Errorf("file not pushed over the scp-like URL: %v", keys(remote.Files(t, "main")))
+	}
+}

@@ -39,12 +39,18 @@ type SSHServer struct {
 // test when sshd is not installed. sshd stops when the test ends.
 func (r *Remote) ServeSSH(t testing.TB) *SSHServer {
 	t.Helper()
+	return r.ServeSSHOnPort(t, freePort(t))
+}
+
+// ServeSSHOnPort is ServeSSH on a given loopback port, for URLs that cannot name a port
+// (scp-like git@host:path means port 22).
+func (r *Remote) ServeSSHOnPort(t testing.TB, port int) *SSHServer {
+	t.Helper()
 	sshd := findSSHD(t)
 	dir := t.TempDir()
 	hostKey, hostPub := GenerateSSHKey(t, "")
 	writeFile(t, filepath.Join(dir, "host_ed25519"), hostKey, 0o600)
 
-	port := freePort(t)
 	s := &SSHServer{
 		Addr:           net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		authorizedKeys: filepath.Join(dir, "authorized_keys"),
