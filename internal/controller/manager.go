@@ -2,9 +2,7 @@ package controller
 
 import (
 	"context"
-
 	"errors"
-	"filippo.io/age"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"filippo.io/age"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	clientdiscovery "k8s.io/client-go/discovery"

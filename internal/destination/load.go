@@ -2,15 +2,14 @@ package destination
 
 import (
 	"context"
-
 	"errors"
-	"filippo.io/age"
 	"fmt"
 	"path"
 	"sort"
 	"sync"
 	"time"
 
+	"filippo.io/age"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
