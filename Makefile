@@ -19,7 +19,7 @@ build:
 image:
 	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
 
-## testbin: kube-apiserver, kubectl and etcd built from the Go module proxy into bin/ (skipped when current)
+## testbin: kube-apiserver and etcd built from the Go module proxy into bin/ (skipped when current)
 testbin:
 	hack/testbin.sh
 
@@ -46,6 +46,7 @@ bench: testbin build
 	$(GO) test -run='^$$' -bench=. -count=1 ./internal/gitrepo/
 
 demo: testbin build
+	hack/testbin.sh kubectl
 	hack/demo.sh
 
 clean:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl (k8s.io/kubernetes) and etcd from the Go module
-# proxy into bin/. Skips a binary that already reports the wanted version.
+# Builds kube-apiserver and etcd (and, with the argument "kubectl", kubectl) from
+# the Go module proxy into bin/. Skips a binary that already reports the wanted
+# version. Tests need only the first two; make demo also wants kubectl.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin"
@@ -21,7 +22,7 @@ if ! have "$bin/kube-apiserver" --version | grep -q "Kubernetes $k8s_version"; t
 	echo "testbin: building kube-apiserver $k8s_version (several minutes on a cold cache)"
 	(cd "$root/hack/testbin/kube" && go build -trimpath -ldflags "$ldflags" -o "$bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
 fi
-if ! have "$bin/kubectl" version --client | grep -q "$k8s_version"; then
+if [ "${1:-}" = kubectl ] && ! have "$bin/kubectl" version --client | grep -q "$k8s_version"; then
 	echo "testbin: building kubectl $k8s_version"
 	(cd "$root/hack/testbin/kube" && go build -trimpath -ldflags "$ldflags" -o "$bin/kubectl" k8s.io/kubernetes/cmd/kubectl)
 fi
