@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/version"
 )
@@ -132,7 +133,9 @@ func (c *common) prepare(fs *pflag.FlagSet, args []string, stdout, stderr io.Wri
 	if err := validate(); err != nil {
 		return nil, err
 	}
-	slog.SetDefault(c.logger(stderr))
+	logger := c.logger(stderr)
+	slog.SetDefault(logger)
+	klog.SetSlogLogger(logger) // client-go (leader election, reflectors) logs in the same format
 	return c.restConfig()
 }
 

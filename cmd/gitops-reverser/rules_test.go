@@ -146,7 +146,9 @@ spec:
 		})
 	}
 	// And the defaults a user relies on.
-	u := c.Create(t, destinationYAML(ns, "defaults", "git@github.com:acme/cluster.git", ""))[0]
+	doc := destinationYAML(ns, "defaults", "git@github.com:acme/cluster.git", "")
+	u := c.Create(t, doc)[0]
+	t.Cleanup(func() { c.Delete(t, doc) }) // other tests snapshot every GitDestination
 	spec := u.Object["spec"].(map[string]any)
 	if spec["branch"] != "main" || spec["commitWindow"] != "2s" || spec["prune"] != true {
 		t.Errorf("defaults = %v", spec)

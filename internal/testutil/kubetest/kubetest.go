@@ -9,8 +9,10 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Root is the repository root, found from this file's location.
@@ -27,6 +29,7 @@ type Env struct {
 
 // Start starts kube-apiserver and etcd and installs the CRDs in deploy/crds.
 func Start() (*Env, error) {
+	ctrllog.SetLogger(logr.Discard()) // envtest logs through controller-runtime; nothing to say
 	bin := filepath.Join(Root(), "bin")
 	if _, err := os.Stat(filepath.Join(bin, "kube-apiserver")); err != nil {
 		return nil, fmt.Errorf("kube-apiserver not built (run make testbin): %w", err)
