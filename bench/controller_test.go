@@ -53,15 +53,22 @@ spec:
 		c.Delete(b, "apiVersion: reverser.gitops.dev/v1alpha1\nkind: ClusterWatchRule\nmetadata: {name: bench}\n")
 	})
 	cmd := exec.Command(binary, "run", "--kubeconfig", kc, "--cache-dir", filepath.Join(dir, "cache"),
-		"--metrics-addr", "0", "--health-addr", "0", "--webhook-addr", "0", "--log-level", os.Getenv("BENCH_LOG_LEVEL"))
+		"--metrics-addr", "0", "--health-addr", "0", "--webhook-addr", "0", "--log-level", logLevel())
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM) }()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(5 * time.Minute)
 	for countFilesOrZero(remote) < objects {
+		select {
+		case err := <-exited:
+			b.Fatalf("controller exited: %v", err)
+		default:
+		}
 		if time.Now().After(deadline) {
 			b.Fatalf("controller did not write %d files in time", objects)
 		}
@@ -76,6 +83,14 @@ spec:
 	fmt.Printf("| run | seconds | peak RSS (MiB) | time vs snapshot |\n|---|---:|---:|---:|\n")
 	fmt.Printf("| baseline: gitops-reverser snapshot | %.2f | %.0f | 1.00x |\n", snap.seconds, snap.rssMiB)
 	fmt.Printf("| gitops-reverser run: informers synced, first resync pushed | %.2f | %.0f | %.2fx |\n\n", startup, hwm, ratio)
+}
+
+// logLevel of the benchmarked controller: BENCH_LOG_LEVEL, else warn.
+func logLevel() string {
+	if l := os.Getenv("BENCH_LOG_LEVEL"); l != "" {
+		return l
+	}
+	return "warn"
 }
 
 func countFilesOrZero(remote string) int {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage"
 )
 
@@ -105,7 +106,15 @@ func (r *Repo) attempt(ctx context.Context, build BuildFunc) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("build commits: %w", err)
 	}
-	w := newObjectWriter(r.repo.Storer)
+	// A remote gets the new objects through an overlay, kept only once pushed; a local
+	// repository is written directly.
+	var objects storer.EncodedObjectStorer = r.repo.Storer
+	var pending *overlay
+	if !r.local {
+		pending = newOverlay(r.repo.Storer)
+		objects = pending
+	}
+	w := newObjectWriter(objects)
 	c, err := writeCommits(w, head.Hash(), head.treeHash(), commits, time.Now())
 	if err != nil {
 		return Result{}, err
@@ -113,7 +122,7 @@ func (r *Repo) attempt(ctx context.Context, build BuildFunc) (Result, error) {
 	if c.commits == 0 {
 		return Result{Head: head.Hash()}, ErrNothingToCommit
 	}
-	if err := r.publish(ctx, head, c.tip, w.objects()); err != nil {
+	if err := r.publish(ctx, head, c.tip, w.objects(), pending); err != nil {
 		return Result{}, err
 	}
 	return Result{Head: c.tip, Commits: c.commits}, nil
@@ -133,11 +142,11 @@ func (r *Repo) refresh(ctx context.Context) (*headView, error) {
 	return r.trackedHead(r.repo)
 }
 
-func (r *Repo) publish(ctx context.Context, base *headView, tip plumbing.Hash, objects []plumbing.Hash) error {
+func (r *Repo) publish(ctx context.Context, base *headView, tip plumbing.Hash, objects []plumbing.Hash, pending *overlay) error {
 	if r.local {
 		return r.publishLocal(base, tip)
 	}
-	return r.push(ctx, base.Hash(), tip, objects)
+	return r.push(ctx, base.Hash(), tip, objects, pending)
 }
 
 // localHead is the branch head of a local repository.

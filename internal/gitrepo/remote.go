@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
@@ -51,7 +52,7 @@ func (r *Repo) fetch(ctx context.Context) error {
 
 // push sends the objects and moves the remote branch from base to tip, never
 // forcing: a remote branch that is not at base any more gives errMoved.
-func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, objects []plumbing.Hash) error {
+func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, objects []plumbing.Hash, pending *overlay) error {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	sess, err := r.receivePackSession()
@@ -72,7 +73,7 @@ func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, objects []plum
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
 	req.Commands = []*packp.Command{{Name: r.branch, Old: base, New: tip}}
-	pack, err := r.encodePack(objects, !adv.Capabilities.Supports(capability.OFSDelta))
+	pack, err := encodePack(pending, objects, !adv.Capabilities.Supports(capability.OFSDelta))
 	if err != nil {
 		return err
 	}
@@ -83,6 +84,9 @@ func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, objects []plum
 	}
 	if err != nil {
 		return r.netError("push", err)
+	}
+	if err := pending.keep(pack); err != nil {
+		return fmt.Errorf("pushed, but %w", err)
 	}
 	return r.recordPushed(tip)
 }
@@ -113,9 +117,9 @@ func advertisedHash(adv *packp.AdvRefs, ref plumbing.ReferenceName) (plumbing.Ha
 
 // encodePack packs exactly the given objects: the ones this Apply created.
 // Everything else they reference is in the base commit the remote has.
-func (r *Repo) encodePack(objects []plumbing.Hash, refDeltas bool) ([]byte, error) {
+func encodePack(s storer.EncodedObjectStorer, objects []plumbing.Hash, refDeltas bool) ([]byte, error) {
 	var buf bytes.Buffer
-	if _, err := packfile.NewEncoder(&buf, r.repo.Storer, refDeltas).Encode(objects, 10); err != nil {
+	if _, err := packfile.NewEncoder(&buf, s, refDeltas).Encode(objects, 10); err != nil {
 		return nil, fmt.Errorf("pack objects: %w", err)
 	}
 	return buf.Bytes(), nil
