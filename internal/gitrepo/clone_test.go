@@ -3,6 +3,7 @@ package gitrepo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,6 +129,44 @@ func TestCloneDirWithOtherContentIsKept(t *testing.T) {
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestApplyKeepsPushedObjectsPacked: the clone on disk gains one pack per push, no loose
+// objects, so it does not grow by a file per object.
+func TestApplyKeepsPushedObjectsPacked(t *testing.T) {
+	remote := gitserver.NewBare(t, "main")
+	dir := t.TempDir() + "/clone"
+	r := open(t, gitrepo.Options{URL: remote.URL, Dir: dir})
+	for i := range 3 {
+		apply(t, r, static(commit(fmt.Sprintf("c%d", i), add(fmt.Sprintf("ns/configmaps/o%d.yaml", i), "x\n"), add("ns/configmaps/shared.yaml", fmt.Sprint(i)))))
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != "pack" && e.Name() != "info" {
+			t.Errorf("loose object folder %s in the clone", e.Name())
+		}
+	}
+	if got := remote.Count(t, "main"); got != 3 {
+		t.Fatalf("commits = %d, want 3", got)
+	}
+	// The clone still serves the head it pushed: reopen and read it.
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r = open(t, gitrepo.Options{URL: remote.URL, Dir: dir})
+	err = r.View(context.Background(), func(_ context.Context, head gitrepo.Head) error {
+		b, ok, err := head.Read("ns/configmaps/shared.yaml")
+		if err != nil || !ok || string(b) != "2" {
+			t.Errorf("shared.yaml = %q, %v, %v", b, ok, err)
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
