@@ -125,7 +125,28 @@ func TestRunHTTPSRemoteAndRotatedSecret(t *testing.T) {
 	c.Update(t, creds("token-new-42"))
 	waitFile(t, remote, ns+"/configmaps/app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: "+ns+"\ndata:\n  v: \"1\"\n")
 	waitReady(t, c, v1alpha1.GitDestinations, types.NamespacedName{Namespace: ns, Name: "git"}, metav1.ConditionTrue, v1alpha1.ReasonSynced)
+	waitEvent(t, c, ns, "git", "Warning", v1alpha1.ReasonAuthenticationFailed)
+	waitEvent(t, c, ns, "git", "Normal", v1alpha1.ReasonSynced)
 	assertNoLeak(t, c, p.logs.String(), ns, oldToken, "token-new-42")
+}
+
+// waitEvent waits for a Kubernetes Event about a GitDestination.
+func waitEvent(t *testing.T, c *kubetest.Client, ns, name, kind, reason string) {
+	t.Helper()
+	eventually(t, 30*time.Second, kind+" event "+reason, func() (bool, string) {
+		events, err := c.Kube.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, e := range events.Items {
+			if e.InvolvedObject.Kind == "GitDestination" && e.InvolvedObject.Name == name && e.Type == kind && e.Reason == reason {
+				return true, ""
+			}
+			seen = append(seen, e.Type+"/"+e.Reason)
+		}
+		return false, strings.Join(seen, ",")
+	})
 }
 
 // proxy is a TCP forwarder that can be stopped and started on the same address, to take a

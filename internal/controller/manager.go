@@ -13,11 +13,15 @@ import (
 	"time"
 
 	"filippo.io/age"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	clientdiscovery "k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
@@ -41,6 +45,8 @@ type manager struct {
 	nextResync func(time.Time) time.Time
 	// identity loads the controller's age identity when a destination encrypts Secrets.
 	identity func(context.Context) (*age.X25519Identity, error)
+	// recorder writes Kubernetes Events about destinations; nil until start.
+	recorder record.EventRecorder
 	// authors holds who made recent writes, as the admission webhook saw them.
 	authors *webhook.Cache
 	// configurator keeps the webhook's configuration to the watched resources; nil without webhook.
@@ -108,6 +114,10 @@ func (mg *manager) ready() error {
 
 // start runs the refresher until ctx ends, then stops every writer (each flushes) and waits.
 func (mg *manager) start(ctx context.Context) error {
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: mg.kube.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	mg.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "gitops-reverser"})
 	stopWatch, err := mg.watchConfig(ctx)
 	if err != nil {
 		return err

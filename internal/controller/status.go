@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,8 +64,10 @@ func (mg *manager) destinationStatus(ctx context.Context, name types.NamespacedN
 	if s.Ready {
 		cond.Status = metav1.ConditionTrue
 	}
-	mg.patchStatus(ctx, v1alpha1.GitDestinations, name, func(st map[string]any) bool {
+	var before metav1.Condition
+	u := mg.patchStatus(ctx, v1alpha1.GitDestinations, name, func(st map[string]any) bool {
 		cond.ObservedGeneration = toInt64(st["_generation"])
+		before = readyCondition(st)
 		changed := setCondition(st, cond)
 		set := func(k string, v any) {
 			if fmt.Sprint(st[k]) != fmt.Sprint(v) {
@@ -82,12 +85,46 @@ func (mg *manager) destinationStatus(ctx context.Context, name types.NamespacedN
 		}
 		return changed
 	})
+	if u != nil && (before.Status != cond.Status || before.Reason != cond.Reason) {
+		mg.event(u, cond)
+	}
+}
+
+// event records a change of a destination's Ready condition as a Kubernetes Event, so
+// `kubectl describe` and event-based alerting see failures and recoveries.
+func (mg *manager) event(u *unstructured.Unstructured, cond metav1.Condition) {
+	if mg.recorder == nil {
+		return
+	}
+	ref := &corev1.ObjectReference{
+		APIVersion: v1alpha1.GroupVersion.String(), Kind: "GitDestination",
+		Namespace: u.GetNamespace(), Name: u.GetName(), UID: u.GetUID(), ResourceVersion: u.GetResourceVersion(),
+	}
+	kind := corev1.EventTypeNormal
+	if cond.Status != metav1.ConditionTrue {
+		kind = corev1.EventTypeWarning
+	}
+	mg.recorder.Event(ref, kind, cond.Reason, cond.Message)
+}
+
+// readyCondition is the Ready condition in a status map; empty when there is none.
+func readyCondition(st map[string]any) metav1.Condition {
+	raw, _ := st["conditions"].([]any)
+	for _, c := range raw {
+		m, _ := c.(map[string]any)
+		if m["type"] == v1alpha1.ConditionReady {
+			return metav1.Condition{Status: metav1.ConditionStatus(fmt.Sprint(m["status"])), Reason: fmt.Sprint(m["reason"])}
+		}
+	}
+	return metav1.Condition{}
 }
 
 // patchStatus reads the object, lets update change its status map (which also holds the
 // object's generation under "_generation", removed before writing) and writes it when changed.
-func (mg *manager) patchStatus(ctx context.Context, gvr schema.GroupVersionResource, name types.NamespacedName, update func(status map[string]any) bool) {
+// It returns the object written, nil when nothing was.
+func (mg *manager) patchStatus(ctx context.Context, gvr schema.GroupVersionResource, name types.NamespacedName, update func(status map[string]any) bool) *unstructured.Unstructured {
 	ri := mg.dyn.Resource(gvr).Namespace(name.Namespace)
+	var written *unstructured.Unstructured
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		u, err := ri.Get(ctx, name.Name, metav1.GetOptions{})
 		if err != nil {
@@ -104,12 +141,13 @@ func (mg *manager) patchStatus(ctx context.Context, gvr schema.GroupVersionResou
 			return nil
 		}
 		u.Object["status"] = st
-		_, err = ri.UpdateStatus(ctx, u, metav1.UpdateOptions{})
+		written, err = ri.UpdateStatus(ctx, u, metav1.UpdateOptions{})
 		return err
 	})
 	if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
 		slog.Warn("status update failed", "resource", gvr.Resource, "name", name.String(), "err", err)
 	}
+	return written
 }
 
 // setCondition sets cond in status.conditions the way meta.SetStatusCondition does, keeping
