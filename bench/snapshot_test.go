@@ -19,8 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
@@ -122,14 +120,8 @@ func countFiles(b *testing.B, remote string) int {
 }
 
 func writeKubeconfig(b *testing.B) string {
-	cfg := env.Config
-	c := clientcmdapi.NewConfig()
-	c.Clusters["bench"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	c.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
-	c.Contexts["bench"] = &clientcmdapi.Context{Cluster: "bench", AuthInfo: "admin"}
-	c.CurrentContext = "bench"
 	p := filepath.Join(b.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*c, p); err != nil {
+	if err := env.WriteKubeconfig(p, ""); err != nil {
 		b.Fatal(err)
 	}
 	return p

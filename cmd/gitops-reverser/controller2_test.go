@@ -16,12 +16,8 @@ import (
 // TestRunFlushesOnStop: a change still inside its commit window is committed when the controller
 // is told to stop (SIGTERM), not lost.
 func TestRunFlushesOnStop(t *testing.T) {
-	c := kubetest.NewClient(t, env.Config)
 	const ns = "live-flush"
-	c.Namespace(t, ns)
-	remote := gitserver.NewBare(t, "main")
-	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 10m\n"))
-	apply(t, c, watchRule(ns, "cms", "git", "configmaps"))
+	c, remote := liveSetup(t, ns, "  commitWindow: 10m\n")
 	p := startController(t)
 	eventually(t, 30*time.Second, "backfill", func() (bool, string) { return remote.Head(t, "main") != "", "no branch yet" })
 	c.Create(t, configMap(ns, "late", "v: \"1\""))
@@ -72,12 +68,8 @@ func TestRunDestinationsAreIndependent(t *testing.T) {
 // TestRunLeaderElection: a second replica waits; when the leader stops, it releases the Lease
 // after its final flush and the standby takes over.
 func TestRunLeaderElection(t *testing.T) {
-	c := kubetest.NewClient(t, env.Config)
 	const ns = "live-leader"
-	c.Namespace(t, ns)
-	remote := gitserver.NewBare(t, "main")
-	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 0s\n"))
-	apply(t, c, watchRule(ns, "cms", "git", "configmaps"))
+	c, remote := liveSetup(t, ns, "  commitWindow: 0s\n")
 	flags := []string{"--leader-elect", "--namespace", ns, "--leader-election-id", "test-lease"}
 	a := startController(t, flags...)
 	b := startStandby(t, flags...)

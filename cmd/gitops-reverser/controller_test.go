@@ -33,6 +33,18 @@ spec:
 `
 }
 
+// liveSetup makes a namespace with a destination "git" (extra spec lines appended) on a new
+// bare remote and a WatchRule "cms" for its ConfigMaps: the start of most controller tests.
+func liveSetup(t *testing.T, ns, extra string) (*kubetest.Client, *gitserver.Remote) {
+	t.Helper()
+	c := kubetest.NewClient(t, env.Config)
+	c.Namespace(t, ns)
+	remote := gitserver.NewBare(t, "main")
+	apply(t, c, destinationYAML(ns, "git", remote.URL, extra))
+	apply(t, c, watchRule(ns, "cms", "git", "configmaps"))
+	return c, remote
+}
+
 func TestRunConfigMapLifecycle(t *testing.T) {
 	c := kubetest.NewClient(t, env.Config)
 	const ns = "live-cm"
@@ -221,12 +233,8 @@ func createEventually(t *testing.T, c *kubetest.Client, docs string) []*unstruct
 }
 
 func TestRunRestartConverges(t *testing.T) {
-	c := kubetest.NewClient(t, env.Config)
 	const ns = "live-restart"
-	c.Namespace(t, ns)
-	remote := gitserver.NewBare(t, "main")
-	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 0s\n"))
-	apply(t, c, watchRule(ns, "cms", "git", "configmaps"))
+	c, remote := liveSetup(t, ns, "  commitWindow: 0s\n")
 	c.Create(t, configMap(ns, "keep", "v: \"1\"")+"---\n"+configMap(ns, "change", "v: \"1\"")+"---\n"+configMap(ns, "drop", "v: \"1\""))
 	p := startController(t)
 	waitFile(t, remote, ns+"/configmaps/drop.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: drop\n  namespace: "+ns+"\ndata:\n  v: \"1\"\n")

@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
 
@@ -33,14 +30,8 @@ func TestMain(m *testing.M) {
 // kubeconfig writes a kubeconfig for the test control plane, as a user would have one.
 func kubeconfig(t *testing.T, namespace string) string {
 	t.Helper()
-	cfg := env.Config
-	c := clientcmdapi.NewConfig()
-	c.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	c.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
-	c.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "admin", Namespace: namespace}
-	c.CurrentContext = "test"
 	p := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*c, p); err != nil {
+	if err := env.WriteKubeconfig(p, namespace); err != nil {
 		t.Fatal(err)
 	}
 	return p

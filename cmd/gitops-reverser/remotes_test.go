@@ -242,12 +242,8 @@ func TestRunRemoteDownAndBack(t *testing.T) {
 }
 
 func TestRunForeignWriterAndHandEdits(t *testing.T) {
-	c := kubetest.NewClient(t, env.Config)
 	const ns = "remote-race"
-	c.Namespace(t, ns)
-	remote := gitserver.NewBare(t, "main")
-	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 0s\n"))
-	apply(t, c, watchRule(ns, "cms", "git", "configmaps"))
+	c, remote := liveSetup(t, ns, "  commitWindow: 0s\n")
 	c.Create(t, configMap(ns, "edited", "v: \"1\""))
 	startController(t, "--resync-interval", "3s")
 	want := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: edited\n  namespace: " + ns + "\ndata:\n  v: \"1\"\n"
@@ -293,12 +289,8 @@ func TestRunForeignWriterAndHandEdits(t *testing.T) {
 // TestRunSurvivesSIGKILL kills the controller process repeatedly while changes are being pushed,
 // corrupts its clone once, and checks that Git converges with no lost or duplicate change.
 func TestRunSurvivesSIGKILL(t *testing.T) {
-	c := kubetest.NewClient(t, env.Config)
 	const ns = "remote-kill"
-	c.Namespace(t, ns)
-	remote := gitserver.NewBare(t, "main")
-	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 0s\n"))
-	apply(t, c, watchRule(ns, "cms", "git", "configmaps"))
+	c, remote := liveSetup(t, ns, "  commitWindow: 0s\n")
 	cache := t.TempDir() + "/cache"
 	kc := kubeconfig(t, "default")
 	start := func() *exec.Cmd {

@@ -11,9 +11,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
 
@@ -36,16 +33,10 @@ func run(path string) error {
 		return err
 	}
 	defer env.Stop()
-	cfg := env.Config
-	c := clientcmdapi.NewConfig()
-	c.Clusters["local"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	c.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
-	c.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "admin", Namespace: "default"}
-	c.CurrentContext = "local"
-	if err := clientcmd.WriteToFile(*c, path); err != nil {
+	if err := env.WriteKubeconfig(path, "default"); err != nil {
 		return err
 	}
-	fmt.Printf("control plane up at %s; kubeconfig %s\n", cfg.Host, path)
+	fmt.Printf("control plane up at %s; kubeconfig %s\n", env.Config.Host, path)
 	<-ctx.Done()
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -44,6 +46,18 @@ func Start() (*Env, error) {
 		return nil, fmt.Errorf("start control plane: %w", err)
 	}
 	return &Env{env: env, Config: cfg}, nil
+}
+
+// WriteKubeconfig writes an admin kubeconfig for the control plane, with namespace as its
+// context's default, as a user would have one.
+func (e *Env) WriteKubeconfig(path, namespace string) error {
+	cfg := e.Config
+	c := clientcmdapi.NewConfig()
+	c.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	c.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	c.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin", Namespace: namespace}
+	c.CurrentContext = "envtest"
+	return clientcmd.WriteToFile(*c, path)
 }
 
 // Stop stops the control plane.
