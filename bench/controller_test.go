@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,7 +74,10 @@ spec:
 		time.Sleep(100 * time.Millisecond)
 	}
 	startup := time.Since(start).Seconds()
-	hwm := vmHWM(b, cmd.Process.Pid)
+	hwm, ok := readHWM(cmd.Process.Pid)
+	if !ok {
+		b.Fatal("no VmHWM for the controller")
+	}
 	ratio := startup / snap.seconds
 	b.ReportMetric(ratio, "x-snapshot")
 	b.ReportMetric(hwm, "peak-MiB")
@@ -99,20 +101,4 @@ func countFilesOrZero(remote string) int {
 		return 0
 	}
 	return len(strings.Fields(string(out)))
-}
-
-// vmHWM is a running process's peak resident set, in MiB.
-func vmHWM(b *testing.B, pid int) float64 {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	b.Fatal("no VmHWM")
-	return 0
 }

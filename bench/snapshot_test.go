@@ -9,9 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,17 +40,49 @@ type result struct {
 	rssMiB  float64
 }
 
-// measure runs a command and reports its wall time and peak RSS.
+// measure runs a command and reports its wall time and peak RSS. The peak is the process's
+// own VmHWM, sampled until it exits: rusage's maxrss of a child started from this (large) test
+// process also counts this process's memory at the fork.
 func measure(b *testing.B, name string, args ...string) result {
 	b.Helper()
 	cmd := exec.Command(name, args...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("%s: %v\n%s", name, err, out)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return result{seconds: time.Since(start).Seconds(), rssMiB: float64(ru.Maxrss) / 1024}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var peak float64
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Fatalf("%s: %v\n%s", name, err, out.String())
+			}
+			return result{seconds: time.Since(start).Seconds(), rssMiB: peak}
+		case <-time.After(10 * time.Millisecond):
+			if hwm, ok := readHWM(cmd.Process.Pid); ok {
+				peak = max(peak, hwm)
+			}
+		}
+	}
+}
+
+// readHWM is a running process's peak resident set in MiB, from /proc.
+func readHWM(pid int) (float64, bool) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			return kb / 1024, err == nil
+		}
+	}
+	return 0, false
 }
 
 func median(rs []result) result {

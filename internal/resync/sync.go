@@ -17,8 +17,6 @@ type Outcome struct {
 	Changes diff.Changeset
 	// Head is the branch head afterwards; zero when the branch does not exist.
 	Head plumbing.Hash
-	// Files is the number of object files desired under baseFolder.
-	Files int
 }
 
 // Changeset computes what a resync would change, against the current branch head.
@@ -66,14 +64,8 @@ func Sync(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Bui
 		if len(cs) == 0 && !head.Hash().IsZero() {
 			return nil, nil
 		}
-		return []gitrepo.Commit{{
-			Changes:   cs,
-			Author:    t.Committer,
-			Committer: t.Committer,
-			Message:   diff.ReconcileMessage(cs, t.BaseFolder),
-		}}, nil
+		return []gitrepo.Commit{ReconcileCommit(t, cs)}, nil
 	})
-	out.Files = len(b.Tree)
 	if errors.Is(err, gitrepo.ErrNothingToCommit) {
 		out.Changes = nil
 		return out, nil
@@ -83,6 +75,16 @@ func Sync(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Bui
 	}
 	out.Head = res.Head
 	return out, nil
+}
+
+// ReconcileCommit is the one commit of a resync: by the committer, since a resync knows no author.
+func ReconcileCommit(t *destination.Target, cs diff.Changeset) gitrepo.Commit {
+	return gitrepo.Commit{
+		Changes:   cs,
+		Author:    t.Committer,
+		Committer: t.Committer,
+		Message:   diff.ReconcileMessage(cs, t.BaseFolder),
+	}
 }
 
 // DryRun computes the changeset without writing anything.

@@ -140,12 +140,7 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 		if len(cs) == 0 && !head.Hash().IsZero() {
 			return nil, nil // a missing branch still gets its first commit
 		}
-		return []gitrepo.Commit{{
-			Changes:   cs,
-			Author:    t.Committer,
-			Committer: t.Committer,
-			Message:   diff.ReconcileMessage(cs, t.BaseFolder),
-		}}, []diff.Changeset{cs}
+		return []gitrepo.Commit{resync.ReconcileCommit(t, cs)}, []diff.Changeset{cs}
 	})
 	if m := w.opts.Metrics; m != nil {
 		m.ResyncDuration.WithLabelValues(t.String()).Observe(time.Since(start).Seconds())
