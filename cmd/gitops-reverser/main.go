@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -41,6 +42,8 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+var klogOnce sync.Once
 
 // errUsageShown ends a run whose output already says what is wrong.
 var errUsageShown = errors.New("usage shown")
@@ -135,7 +138,9 @@ func (c *common) prepare(fs *pflag.FlagSet, args []string, stdout, stderr io.Wri
 	}
 	logger := c.logger(stderr)
 	slog.SetDefault(logger)
-	klog.SetSlogLogger(logger) // client-go (leader election, reflectors) logs in the same format
+	// client-go (leader election, reflectors) logs in the same format. klog's logger is a
+	// process global that is not safe to replace while informers run: set it once.
+	klogOnce.Do(func() { klog.SetSlogLogger(logger) })
 	return c.restConfig()
 }
 
