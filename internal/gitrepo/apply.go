@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -124,6 +125,10 @@ func (r *Repo) attempt(ctx context.Context, build BuildFunc) (Result, error) {
 	}
 	if err := r.publish(ctx, head, c.tip, w.objects(), pending); err != nil {
 		return Result{}, err
+	}
+	if err := r.compact(); err != nil {
+		// The push landed; a clone with many packs is only slower.
+		slog.Warn("clone not compacted", "dir", r.opts.Dir, "err", err)
 	}
 	return Result{Head: c.tip, Commits: c.commits}, nil
 }

@@ -170,3 +170,51 @@ func TestApplyKeepsPushedObjectsPacked(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestManyPushesKeepFewPacks: every push adds a pack; past a bound the small ones are merged,
+// and nothing the branch needs is lost on the way.
+func TestManyPushesKeepFewPacks(t *testing.T) {
+	remote := gitserver.NewBare(t, "main")
+	dir := t.TempDir() + "/clone"
+	r := open(t, gitrepo.Options{URL: remote.URL, Dir: dir})
+	const pushes = 45
+	for i := range pushes {
+		apply(t, r, static(commit(fmt.Sprintf("c%d", i), add(fmt.Sprintf("ns/configmaps/o%02d.yaml", i), fmt.Sprintf("v%d\n", i)))))
+	}
+	packs, err := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.pack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(packs) > 33 || len(packs) == 0 {
+		t.Errorf("%d packs after %d pushes, want them merged past 32", len(packs), pushes)
+	}
+	// Every file is still readable from the clone, after reopening it from disk.
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r = open(t, gitrepo.Options{URL: remote.URL, Dir: dir})
+	err = r.View(context.Background(), func(_ context.Context, head gitrepo.Head) error {
+		files, err := head.Files("")
+		if err != nil {
+			return err
+		}
+		if len(files) != pushes {
+			t.Errorf("files = %d, want %d", len(files), pushes)
+		}
+		for i := range pushes {
+			b, ok, err := head.Read(fmt.Sprintf("ns/configmaps/o%02d.yaml", i))
+			if err != nil || !ok || string(b) != fmt.Sprintf("v%d\n", i) {
+				t.Errorf("o%02d = %q, %v, %v", i, b, ok, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, r, static(commit("after", add("ns/configmaps/last.yaml", "x\n"))))
+	remote.Fsck(t)
+	if got := remote.Count(t, "main"); got != pushes+1 {
+		t.Errorf("commits = %d, want %d", got, pushes+1)
+	}
+}
