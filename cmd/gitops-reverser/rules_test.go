@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
@@ -92,6 +96,11 @@ spec:
 		t.Errorf("app.yaml = %q, want %q", got, want)
 	}
 	assertNoSecret(t, remote)
+	// The CronJob leaves the same status the controller would.
+	cond, st := ready(t, c, v1alpha1.GitDestinations, types.NamespacedName{Namespace: ns, Name: "backup"})
+	if cond.Status != metav1.ConditionTrue || cond.Reason != v1alpha1.ReasonSynced || st["lastCommit"] != remote.Head(t, "main") {
+		t.Errorf("status after snapshot: %+v %v", cond, st)
+	}
 	log := remote.Log(t, "main")
 	if len(log) != 1 || log[0].CommitterName != "Backup Bot" || log[0].AuthorEmail != "backup@example.com" {
 		t.Errorf("commits = %+v, want one by the destination's committer", log)
@@ -102,6 +111,9 @@ spec:
 	_, stderr, err = cli(t, "snapshot", "--kubeconfig", kubeconfig(t, "default"))
 	if err == nil {
 		t.Fatalf("snapshot with a missing remote succeeded:\n%s", stderr)
+	}
+	if cond, _ := ready(t, c, v1alpha1.GitDestinations, types.NamespacedName{Namespace: ns, Name: "broken"}); cond.Status != metav1.ConditionFalse || cond.Reason == "" {
+		t.Errorf("status of the broken destination: %+v", cond)
 	}
 	// Other destinations still got their snapshot.
 	if n := remote.Count(t, "main"); n != 1 {

@@ -26,6 +26,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/metrics"
+	"github.com/gitops-reverser/gitops-reverser/internal/status"
 	"github.com/gitops-reverser/gitops-reverser/internal/webhook"
 	"github.com/gitops-reverser/gitops-reverser/internal/writer"
 )
@@ -301,7 +302,7 @@ func (mg *manager) startLocked(ctx context.Context, t *destination.Target) *writ
 		EmailDomain: mg.opts.AuthorEmailDomain,
 		CacheDir:    mg.cacheDir(name),
 		Metrics:     mg.metrics,
-		OnStatus:    func(s writer.Status) { mg.destinationStatus(wctx, name, s) },
+		OnStatus:    func(s status.Destination) { mg.destinationStatus(wctx, name, s) },
 	})
 	r := &running{w: w, cancel: cancel, done: make(chan struct{})}
 	mg.writers[name] = r

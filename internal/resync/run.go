@@ -18,10 +18,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	disc "github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/status"
 )
 
 // Options configure one snapshot run. With Repo empty every GitDestination in the cluster is
@@ -97,9 +99,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	failed := unusable
 	for _, t := range targets {
-		err := snapshotOne(ctx, APIObjects{Dynamic: dyn}, cat, t, o)
+		res, err := snapshotOne(ctx, APIObjects{Dynamic: dyn}, cat, t, o)
 		if err != nil && o.Repo != "" {
 			return err
+		}
+		if o.Repo == "" && !o.DryRun {
+			reportStatus(ctx, dyn, t, res, err)
 		}
 		if err != nil {
 			failed++
@@ -112,48 +117,71 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-func snapshotOne(ctx context.Context, objs Objects, cat *disc.Catalog, t *destination.Target, o Options) error {
+// result is what one destination's snapshot did.
+type result struct {
+	Outcome
+	files int // object files desired under baseFolder
+}
+
+func snapshotOne(ctx context.Context, objs Objects, cat *disc.Catalog, t *destination.Target, o Options) (result, error) {
 	start := time.Now()
 	b := Build(ctx, objs, t, cat.Unavailable)
-	var cs diff.Changeset
-	var head string
+	res := result{files: len(b.Tree)}
 	if o.DryRun {
-		var err error
-		cs, err = dryRun(ctx, t, b, o)
+		cs, err := dryRun(ctx, t, b, o)
 		if err != nil {
-			return err
+			return res, err
 		}
+		res.Changes = cs
 		for _, c := range cs {
 			fmt.Fprintf(o.Out, "%s %s\n", c.Op, c.Path)
 		}
 	} else {
 		repo, err := gitrepo.Open(ctx, withCache(t, o.CacheDir))
 		if err != nil {
-			return err
+			return res, err
 		}
 		defer repo.Close()
-		out, err := Sync(ctx, repo, t, b)
-		if err != nil {
-			return err
-		}
-		cs = out.Changes
-		if !out.Head.IsZero() {
-			head = out.Head.String()[:12]
+		if res.Outcome, err = Sync(ctx, repo, t, b); err != nil {
+			return res, err
 		}
 	}
+	summary(o.Summary, t, b, res, time.Since(start))
+	return res, nil
+}
+
+// summary is the one line per destination on stderr.
+func summary(w io.Writer, t *destination.Target, b *Built, res result, took time.Duration) {
+	cs := res.Changes
 	added, updated, deleted := cs.Counts()
-	fmt.Fprintf(o.Summary, "snapshot %s: %d types, %d objects, %d added, %d updated, %d deleted", t, b.Types, b.Objects, added, updated, deleted)
+	fmt.Fprintf(w, "snapshot %s: %d types, %d objects, %d added, %d updated, %d deleted", t, b.Types, b.Objects, added, updated, deleted)
 	if b.Skipped > 0 {
-		fmt.Fprintf(o.Summary, ", %d secrets not written (no encryption)", b.Skipped)
+		fmt.Fprintf(w, ", %d secrets not written (no encryption)", b.Skipped)
 	}
 	if len(b.Failed) > 0 {
-		fmt.Fprintf(o.Summary, ", %d types failed to list (files kept)", len(b.Failed))
+		fmt.Fprintf(w, ", %d types failed to list (files kept)", len(b.Failed))
 	}
-	if head != "" {
-		fmt.Fprintf(o.Summary, ", head %s", head)
+	if !res.Head.IsZero() {
+		fmt.Fprintf(w, ", head %s", res.Head.String()[:12])
 	}
-	fmt.Fprintf(o.Summary, ", %s\n", time.Since(start).Round(time.Millisecond))
-	return nil
+	fmt.Fprintf(w, ", %s\n", took.Round(time.Millisecond))
+}
+
+// reportStatus writes the snapshot's outcome on the GitDestination, as the controller does.
+func reportStatus(ctx context.Context, dyn dynamic.Interface, t *destination.Target, res result, err error) {
+	s := status.Destination{Ready: true, Reason: v1alpha1.ReasonSynced, Files: res.files}
+	if err != nil {
+		s = status.Destination{Reason: status.Reason(err), Message: strings.Join(strings.Fields(err.Error()), " ")}
+	} else {
+		s.Message = fmt.Sprintf("snapshot: %d files", res.files)
+		if !res.Head.IsZero() {
+			s.LastCommit = res.Head.String()
+		}
+		if len(res.Changes) > 0 {
+			s.LastPush = time.Now()
+		}
+	}
+	status.WriteDestination(ctx, dyn, t.Name, s)
 }
 
 // dryRun computes the changeset without writing, also for a local repository that does not exist yet.

@@ -17,6 +17,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/resync"
+	"github.com/gitops-reverser/gitops-reverser/internal/status"
 )
 
 // flush commits the batches that are due (all of them when all is set) and pushes.
@@ -240,7 +241,7 @@ func (w *Writer) succeeded(t *destination.Target, sets []diff.Changeset, head pl
 	if m := w.opts.Metrics; m != nil {
 		m.ObjectsTracked.WithLabelValues(t.String()).Set(float64(files))
 	}
-	w.setStatus(func(s *Status) {
+	w.setStatus(func(s *status.Destination) {
 		s.Ready, s.Reason = true, v1alpha1.ReasonSynced
 		s.Message = fmt.Sprintf("%d files at %s", files, short(lastHead))
 		s.Files = files

@@ -2,7 +2,6 @@ package writer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -13,23 +12,13 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/metrics"
 	"github.com/gitops-reverser/gitops-reverser/internal/resync"
+	"github.com/gitops-reverser/gitops-reverser/internal/status"
 )
-
-// Status is what the writer reports about its destination.
-type Status struct {
-	Ready      bool
-	Reason     string
-	Message    string
-	LastCommit string
-	LastPush   time.Time
-	Files      int
-}
 
 // Options are the writer's collaborators and settings.
 type Options struct {
@@ -44,7 +33,7 @@ type Options struct {
 	// CacheDir holds the destination's clone; "" keeps it in memory.
 	CacheDir string
 	// OnStatus is called after every attempt that changed what the status says.
-	OnStatus func(Status)
+	OnStatus func(status.Destination)
 	Metrics  *metrics.Metrics
 	// FlushTimeout bounds the final flush when the context ends.
 	FlushTimeout time.Duration
@@ -61,7 +50,7 @@ type Writer struct {
 	known        diff.Current // files under baseFolder at knownHead
 	knownHead    plumbing.Hash
 	resyncWanted bool
-	status       Status
+	status       status.Destination
 }
 
 // New makes a writer for t; Start runs it. The owner asks for the first resync (Resync) once
@@ -250,32 +239,14 @@ func (w *Writer) step(ctx context.Context, repo *gitrepo.Repo, all bool) error {
 
 // fail records a failed attempt on the status.
 func (w *Writer) fail(err error) {
-	reason := Reason(err)
+	reason := status.Reason(err)
 	slog.Warn("destination failed, retrying with backoff", "destination", w.Target().String(), "reason", reason, "err", err)
-	w.setStatus(func(s *Status) {
+	w.setStatus(func(s *status.Destination) {
 		s.Ready, s.Reason, s.Message = false, reason, oneLine(err.Error())
 	})
 }
 
-// Reason is the Ready condition reason for a failed Git operation.
-func Reason(err error) string {
-	switch {
-	case errors.Is(err, gitrepo.ErrAuthentication):
-		return v1alpha1.ReasonAuthenticationFailed
-	case errors.Is(err, gitrepo.ErrCertificate):
-		return v1alpha1.ReasonCertificateInvalid
-	case errors.Is(err, gitrepo.ErrUnreachable):
-		return v1alpha1.ReasonRemoteUnreachable
-	case errors.Is(err, gitrepo.ErrRepositoryNotFound):
-		return v1alpha1.ReasonRepositoryNotFound
-	case errors.Is(err, gitrepo.ErrInvalidOptions):
-		return v1alpha1.ReasonInvalidSpec
-	default:
-		return v1alpha1.ReasonPushFailed
-	}
-}
-
-func (w *Writer) setStatus(f func(*Status)) {
+func (w *Writer) setStatus(f func(*status.Destination)) {
 	w.mu.Lock()
 	before := w.status
 	f(&w.status)
