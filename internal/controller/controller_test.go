@@ -1,9 +1,20 @@
 package controller
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 )
 
 func TestOptionsResyncSchedule(t *testing.T) {
@@ -42,5 +53,35 @@ func TestOptionsResyncSchedule(t *testing.T) {
 				t.Errorf("next resync = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+type noEvents struct{}
+
+func (noEvents) OnEvent(discovery.Resource, discovery.Op, *unstructured.Unstructured) {}
+
+// TestReadyDoesNotWaitForeverOnAnInformer: a resource that can never be listed (no RBAC)
+// delays readiness, but not for good.
+func TestReadyDoesNotWaitForeverOnAnInformer(t *testing.T) {
+	cms := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{cms: "ConfigMapList"})
+	client.PrependReactor("list", "configmaps", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(cms.GroupResource(), "", errors.New("no RBAC"))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mg := &manager{informers: discovery.NewInformers(client, noEvents{})}
+	mg.informers.Set(ctx, []discovery.Resource{{GVR: cms, Kind: "ConfigMap", Namespaced: true}})
+
+	if err := mg.ready(); err == nil || !strings.Contains(err.Error(), "rules") {
+		t.Errorf("before the first refresh: %v", err)
+	}
+	mg.refreshedAt.Store(time.Now().UnixNano())
+	if err := mg.ready(); err == nil || !strings.Contains(err.Error(), "informers") {
+		t.Errorf("right after the first refresh, with an unsynced informer: %v", err)
+	}
+	mg.refreshedAt.Store(time.Now().Add(-syncGrace - time.Second).UnixNano())
+	if err := mg.ready(); err != nil {
+		t.Errorf("after the grace period: %v", err)
 	}
 }

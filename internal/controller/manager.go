@@ -41,7 +41,7 @@ type manager struct {
 	disc      clientdiscovery.DiscoveryInterface
 	informers *discovery.Informers
 	refreshCh chan struct{}
-	refreshed atomic.Bool // the first refresh finished
+	refreshedAt atomic.Int64 // UnixNano of the end of the first refresh; 0 before
 	// nextResync schedules the writers' periodic resyncs; nil disables them.
 	nextResync func(time.Time) time.Time
 	// identity loads the controller's age identity when a destination encrypts Secrets.
@@ -102,12 +102,19 @@ func newManager(o Options, m *metrics.Metrics) (*manager, error) {
 	return mg, nil
 }
 
-// ready is nil once the first refresh is done and every informer has synced.
+// syncGrace is how long readiness waits for every informer. A resource that never syncs (no
+// RBAC to list it, an API that fails) keeps its files and is logged; it must not keep the pod
+// unready for good, which would also take the webhook's Service endpoints away.
+const syncGrace = 2 * time.Minute
+
+// ready is nil once the first refresh is done and every informer has synced, or syncGrace
+// has passed since.
 func (mg *manager) ready() error {
-	if !mg.refreshed.Load() {
+	at := mg.refreshedAt.Load()
+	if at == 0 {
 		return errors.New("rules not resolved yet")
 	}
-	if !mg.informers.AllSynced() {
+	if !mg.informers.AllSynced() && time.Since(time.Unix(0, at)) < syncGrace {
 		return errors.New("informers not synced yet")
 	}
 	return nil
@@ -176,7 +183,7 @@ func (mg *manager) refresh(ctx context.Context) error {
 		go mg.backfill(ctx, started, fresh)
 	}
 	mg.reportStatus(ctx, cfg, problems)
-	mg.refreshed.Store(true)
+	mg.refreshedAt.CompareAndSwap(0, time.Now().UnixNano())
 	return nil
 }
 
