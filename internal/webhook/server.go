@@ -115,8 +115,3 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Close releases the address without serving; for a Server whose Start is never called.
-func (s *Server) Close() error {
-	return s.ln.Close()
-}
