@@ -34,6 +34,30 @@ func openAndWrite(t *testing.T, opts gitrepo.Options, path string) error {
 }
 
 // fileName turns a test name into a file name.
+// checkWrite checks the outcome of openAndWrite: the file on the remote, or the wanted error
+// naming none of the secrets.
+func checkWrite(t *testing.T, remote *gitserver.Remote, path string, err, wantErr error, secrets ...string) {
+	t.Helper()
+	if wantErr == nil {
+		if err != nil {
+			t.Fatalf("err = %v, want success", err)
+		}
+		if got := remote.Files(t, "main")[path]; got != path {
+			t.Errorf("%s on the remote = %q, want %q", path, got, path)
+		}
+		return
+	}
+	t.Logf("error: %v", err)
+	if !errors.Is(err, wantErr) {
+		t.Fatalf("err = %v, want %v", err, wantErr)
+	}
+	for _, secret := range secrets {
+		if secret != "" && strings.Contains(err.Error(), secret) {
+			t.Errorf("error %q contains a secret", err)
+		}
+	}
+}
+
 func fileName(t *testing.T) string {
 	return strings.NewReplacer("/", "_", " ", "_", ",", "").Replace(t.Name()) + ".yaml"
 }
@@ -68,25 +92,7 @@ func TestHTTPAuth(t *testing.T) {
 			path := fileName(t)
 			err := openAndWrite(t, gitrepo.Options{URL: tc.url, Auth: tc.auth}, path)
 
-			if tc.wantErr == nil {
-				if err != nil {
-					t.Fatalf("err = %v, want success", err)
-				}
-				if got := remote.Files(t, "main")[path]; got != path {
-					t.Errorf("%s on the remote = %q, want %q", path, got, path)
-				}
-				return
-			}
-			t.Logf("error: %v", err)
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tc.wantErr)
-			}
-			if tc.secret != "" && strings.Contains(err.Error(), tc.secret) {
-				t.Errorf("error %q contains the secret", err)
-			}
-			if strings.Contains(err.Error(), password) {
-				t.Errorf("error %q contains the password", err)
-			}
+			checkWrite(t, remote, path, err, tc.wantErr, tc.secret, password)
 		})
 	}
 }
@@ -184,22 +190,7 @@ func TestSSH(t *testing.T) {
 			path := fileName(t)
 			err := openAndWrite(t, gitrepo.Options{URL: srv.URL, Auth: tc.auth, Timeout: 20 * time.Second}, path)
 
-			if tc.wantErr == nil {
-				if err != nil {
-					t.Fatalf("err = %v, want success", err)
-				}
-				if got := remote.Files(t, "main")[path]; got != path {
-					t.Errorf("%s on the remote = %q, want %q", path, got, path)
-				}
-				return
-			}
-			t.Logf("error: %v", err)
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tc.wantErr)
-			}
-			if strings.Contains(err.Error(), "key-passphrase-42") || strings.Contains(err.Error(), "nope-nope") {
-				t.Errorf("error %q contains the passphrase", err)
-			}
+			checkWrite(t, remote, path, err, tc.wantErr, "key-passphrase-42", "nope-nope")
 		})
 	}
 }
