@@ -105,14 +105,10 @@ func TestRunConfigMapLifecycle(t *testing.T) {
 }
 
 func TestRunRuleProblemsAndWindow(t *testing.T) {
-	c := kubetest.NewClient(t, env.Config)
 	const ns = "live-window"
-	c.Namespace(t, ns)
-	remote := gitserver.NewBare(t, "main")
-	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 2s\n"))
+	c, remote := liveSetup(t, ns, "  commitWindow: 2s\n")
 	apply(t, c, watchRule(ns, "dangling", "nowhere", "configmaps"))
 	apply(t, c, watchRule(ns, "typo", "git", "configmapz"))
-	apply(t, c, watchRule(ns, "cms", "git", "configmaps"))
 	startController(t)
 	waitReady(t, c, v1alpha1.WatchRules, types.NamespacedName{Namespace: ns, Name: "dangling"}, metav1.ConditionFalse, v1alpha1.ReasonDestinationNotFound)
 	waitReady(t, c, v1alpha1.WatchRules, types.NamespacedName{Namespace: ns, Name: "typo"}, metav1.ConditionFalse, v1alpha1.ReasonNoMatchingResources)

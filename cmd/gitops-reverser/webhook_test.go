@@ -28,8 +28,12 @@ func as(t *testing.T, user string) *kubetest.Client {
 	return kubetest.NewClient(t, cfg)
 }
 
-// webhookFlags turn the webhook on with an out-of-cluster URL and a configuration of the test's own.
-func webhookFlags(t *testing.T, name, url string) (addr string, flags []string) {
+// webhookFlags turn the webhook on with an out-of-cluster URL and a configuration of the test's
+// own, which the controller creates and the test deletes when it ends.
+func webhookFlags(t *testing.T, c *kubetest.Client, name, url string) (addr string, flags []string) {
+	t.Cleanup(func() {
+		c.Delete(t, "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: "+name+"}\n")
+	})
 	addr = freeAddr(t)
 	if url == "" {
 		url = "https://" + addr + "/validate"
@@ -50,18 +54,11 @@ subjects:
 }
 
 func TestRunWebhookAuthors(t *testing.T) {
-	c := kubetest.NewClient(t, env.Config)
 	const ns = "authors"
-	c.Namespace(t, ns)
+	c, remote := liveSetup(t, ns, "  commitWindow: 2s\n  committer: {name: Cluster Bot, email: bot@cluster.example}\n")
 	grantUsers(t, c, "authors-test")
-	remote := gitserver.NewBare(t, "main")
-	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 2s\n  committer: {name: Cluster Bot, email: bot@cluster.example}\n"))
-	apply(t, c, watchRule(ns, "cms", "git", "configmaps"))
 	c.Create(t, configMap(ns, "shared", "v: \"0\""))
-	addr, flags := webhookFlags(t, "authors-test", "")
-	t.Cleanup(func() {
-		c.Delete(t, "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: authors-test}\n")
-	})
+	addr, flags := webhookFlags(t, c, "authors-test", "")
 	p := startController(t, flags...)
 	eventually(t, 30*time.Second, "backfill", func() (bool, string) { return remote.Head(t, "main") != "", "" })
 	janeC, botC := as(t, jane), as(t, bot)
@@ -156,18 +153,11 @@ func TestRunWebhookAuthors(t *testing.T) {
 }
 
 func TestRunWebhookUnreachable(t *testing.T) {
-	c := kubetest.NewClient(t, env.Config)
 	const ns = "authors-down"
-	c.Namespace(t, ns)
+	c, remote := liveSetup(t, ns, "  commitWindow: 0s\n")
 	grantUsers(t, c, "authors-down-test")
-	remote := gitserver.NewBare(t, "main")
-	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 0s\n"))
-	apply(t, c, watchRule(ns, "cms", "git", "configmaps"))
 	// The configuration points at an address nobody serves.
-	_, flags := webhookFlags(t, "authors-down-test", "https://"+freeAddr(t)+"/validate")
-	t.Cleanup(func() {
-		c.Delete(t, "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: authors-down-test}\n")
-	})
+	_, flags := webhookFlags(t, c, "authors-down-test", "https://"+freeAddr(t)+"/validate")
 	startController(t, flags...)
 	eventually(t, 30*time.Second, "webhook configured", func() (bool, string) {
 		_, err := c.Kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(context.Background(), "authors-down-test", metav1.GetOptions{})
