@@ -34,13 +34,13 @@ import (
 // manager resolves rules into informers and writers and routes events between them.
 // Lock order: mu, then a writer's own lock (taken inside writer methods).
 type manager struct {
-	opts      Options
-	metrics   *metrics.Metrics
-	dyn       dynamic.Interface
-	kube      kubernetes.Interface
-	disc      clientdiscovery.DiscoveryInterface
-	informers *discovery.Informers
-	refreshCh chan struct{}
+	opts        Options
+	metrics     *metrics.Metrics
+	dyn         dynamic.Interface
+	kube        kubernetes.Interface
+	disc        clientdiscovery.DiscoveryInterface
+	informers   *discovery.Informers
+	refreshCh   chan struct{}
 	refreshedAt atomic.Int64 // UnixNano of the end of the first refresh; 0 before
 	// nextResync schedules the writers' periodic resyncs; nil disables them.
 	nextResync func(time.Time) time.Time

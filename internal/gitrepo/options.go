@@ -98,9 +98,9 @@ var (
 	scpLikeRe = regexp.MustCompile(`^(?:[^@]+@)?[^:\s]+:`)
 )
 
-// isLocalPath tells a local path from a remote URL the way git does: no
+// IsLocalPath tells a local path from a remote URL the way git does: no
 // scheme, and not scp-like (a colon with no slash before it).
-func isLocalPath(raw string) bool {
+func IsLocalPath(raw string) bool {
 	if schemeRe.MatchString(raw) {
 		return false
 	}

@@ -30,8 +30,8 @@ func TestIsLocalPath(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.url, func(t *testing.T) {
-			if got := isLocalPath(tc.url); got != tc.want {
-				t.Errorf("isLocalPath(%q) = %v, want %v", tc.url, got, tc.want)
+			if got := IsLocalPath(tc.url); got != tc.want {
+				t.Errorf("IsLocalPath(%q) = %v, want %v", tc.url, got, tc.want)
 			}
 		})
 	}

@@ -54,7 +54,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		secrets: opts.Auth.secrets(),
 	}
 	open := r.openRemote
-	if isLocalPath(opts.URL) {
+	if IsLocalPath(opts.URL) {
 		open = func(context.Context) error { return r.openLocal() }
 	}
 	if err := open(ctx); err != nil {

@@ -186,7 +186,7 @@ func reportStatus(ctx context.Context, dyn dynamic.Interface, t *destination.Tar
 
 // dryRun computes the changeset without writing, also for a local repository that does not exist yet.
 func dryRun(ctx context.Context, t *destination.Target, b *Built, o Options) (diff.Changeset, error) {
-	if isLocalPath(t.Repo.URL) {
+	if gitrepo.IsLocalPath(t.Repo.URL) {
 		if _, err := os.Stat(t.Repo.URL); errors.Is(err, os.ErrNotExist) {
 			return diff.Diff(b.Tree, nil, diff.Options{BaseFolder: t.BaseFolder}), nil
 		}
@@ -203,7 +203,7 @@ func dryRun(ctx context.Context, t *destination.Target, b *Built, o Options) (di
 // a later run only fetches what is new.
 func withCache(t *destination.Target, cacheDir string) gitrepo.Options {
 	opts := t.Repo
-	if cacheDir != "" && !isLocalPath(opts.URL) {
+	if cacheDir != "" && !gitrepo.IsLocalPath(opts.URL) {
 		name := t.Name.Namespace + "/" + t.Name.Name
 		if t.Name.Namespace == "" {
 			name = "standalone/" + url.PathEscape(t.Name.Name)
@@ -211,10 +211,6 @@ func withCache(t *destination.Target, cacheDir string) gitrepo.Options {
 		opts.Dir = filepath.Join(cacheDir, filepath.FromSlash(name))
 	}
 	return opts
-}
-
-func isLocalPath(u string) bool {
-	return !strings.Contains(u, "://") && !strings.Contains(strings.SplitN(u, "/", 2)[0], ":")
 }
 
 // standalone builds the one target of `snapshot --repo`.
