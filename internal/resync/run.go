@@ -171,7 +171,7 @@ func summary(w io.Writer, t *destination.Target, b *Built, res result, took time
 func reportStatus(ctx context.Context, dyn dynamic.Interface, t *destination.Target, res result, err error) {
 	s := status.Destination{Ready: true, Reason: v1alpha1.ReasonSynced, Files: res.files}
 	if err != nil {
-		s = status.Destination{Reason: status.Reason(err), Message: strings.Join(strings.Fields(err.Error()), " ")}
+		s = status.Destination{Reason: status.Reason(err), Message: err.Error()}
 	} else {
 		s.Message = fmt.Sprintf("snapshot: %d files", res.files)
 		if !res.Head.IsZero() {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -54,7 +55,9 @@ func Reason(err error) string {
 // WriteDestination writes s onto the GitDestination. It returns the object written (nil when
 // nothing changed or it failed) and the Ready condition before and after.
 func WriteDestination(ctx context.Context, dyn dynamic.Interface, name types.NamespacedName, s Destination) (*unstructured.Unstructured, metav1.Condition, metav1.Condition) {
-	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: s.Reason, Message: s.Message}
+	// A condition message is one line, whatever error text it came from.
+	msg := strings.Join(strings.Fields(s.Message), " ")
+	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: s.Reason, Message: msg}
 	if s.Ready {
 		cond.Status = metav1.ConditionTrue
 	}

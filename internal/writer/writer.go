@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -242,7 +241,7 @@ func (w *Writer) fail(err error) {
 	reason := status.Reason(err)
 	slog.Warn("destination failed, retrying with backoff", "destination", w.Target().String(), "reason", reason, "err", err)
 	w.setStatus(func(s *status.Destination) {
-		s.Ready, s.Reason, s.Message = false, reason, oneLine(err.Error())
+		s.Ready, s.Reason, s.Message = false, reason, err.Error()
 	})
 }
 
@@ -256,5 +255,3 @@ func (w *Writer) setStatus(f func(*status.Destination)) {
 		w.opts.OnStatus(after)
 	}
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
