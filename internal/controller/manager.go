@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -307,7 +305,7 @@ func (mg *manager) startLocked(ctx context.Context, t *destination.Target) *writ
 		Unavailable: mg.unavailable,
 		NextResync:  mg.nextResync,
 		EmailDomain: mg.opts.AuthorEmailDomain,
-		CacheDir:    mg.cacheDir(name),
+		CloneDir:    t.CloneDir(mg.opts.CacheDir),
 		Metrics:     mg.metrics,
 		OnStatus:    func(s status.Destination) { mg.destinationStatus(wctx, name, s) },
 	})
@@ -347,19 +345,6 @@ func (mg *manager) unavailable(gr schema.GroupResource) bool {
 	cat := mg.catalog
 	mg.mu.Unlock()
 	return cat != nil && cat.Unavailable(gr)
-}
-
-// cacheDir is the clone directory of one destination, private to the process.
-func (mg *manager) cacheDir(name types.NamespacedName) string {
-	if mg.opts.CacheDir == "" {
-		return ""
-	}
-	dir := filepath.Join(mg.opts.CacheDir, name.Namespace, name.Name)
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-		slog.Warn("cache dir unusable, cloning into memory", "dir", dir, "err", err)
-		return ""
-	}
-	return dir
 }
 
 func gvrStrings(gs []schema.GroupVersionResource) []string {

@@ -4,6 +4,10 @@ package destination
 
 import (
 	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -86,4 +90,22 @@ func (t *Target) String() string {
 		return t.Name.Name
 	}
 	return fmt.Sprintf("%s/%s", t.Name.Namespace, t.Name.Name)
+}
+
+// CloneDir is where the target's clone is kept under cacheDir, its parents created private to
+// the process. It is "" (a clone in memory) without a cache dir, for a local repository, and
+// when the folder cannot be made.
+func (t *Target) CloneDir(cacheDir string) string {
+	if cacheDir == "" || gitrepo.IsLocalPath(t.Repo.URL) {
+		return ""
+	}
+	dir := filepath.Join(cacheDir, t.Name.Namespace, t.Name.Name)
+	if t.Name.Namespace == "" { // standalone: the name is the --repo URL
+		dir = filepath.Join(cacheDir, "standalone", url.PathEscape(t.Name.Name))
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		slog.Warn("cache dir unusable, cloning into memory", "dir", dir, "err", err)
+		return ""
+	}
+	return dir
 }

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -137,7 +135,7 @@ func snapshotOne(ctx context.Context, objs Objects, cat *disc.Catalog, t *destin
 			fmt.Fprintf(o.Out, "%s %s\n", c.Op, c.Path)
 		}
 	} else {
-		repo, err := gitrepo.Open(ctx, withCache(t, o.CacheDir))
+		repo, err := gitrepo.Open(ctx, withDir(t.Repo, t.CloneDir(o.CacheDir)))
 		if err != nil {
 			return res, err
 		}
@@ -191,7 +189,7 @@ func dryRun(ctx context.Context, t *destination.Target, b *Built, o Options) (di
 			return diff.Diff(b.Tree, nil, diff.Options{BaseFolder: t.BaseFolder}), nil
 		}
 	}
-	repo, err := gitrepo.Open(ctx, withCache(t, o.CacheDir))
+	repo, err := gitrepo.Open(ctx, withDir(t.Repo, t.CloneDir(o.CacheDir)))
 	if err != nil {
 		return nil, err
 	}
@@ -199,18 +197,9 @@ func dryRun(ctx context.Context, t *destination.Target, b *Built, o Options) (di
 	return DryRun(ctx, repo, t, b)
 }
 
-// withCache keeps a destination's clone under cacheDir ("" = in memory), one folder each, so
-// a later run only fetches what is new.
-func withCache(t *destination.Target, cacheDir string) gitrepo.Options {
-	opts := t.Repo
-	if cacheDir != "" && !gitrepo.IsLocalPath(opts.URL) {
-		name := t.Name.Namespace + "/" + t.Name.Name
-		if t.Name.Namespace == "" {
-			name = "standalone/" + url.PathEscape(t.Name.Name)
-		}
-		opts.Dir = filepath.Join(cacheDir, filepath.FromSlash(name))
-	}
-	return opts
+func withDir(o gitrepo.Options, dir string) gitrepo.Options {
+	o.Dir = dir
+	return o
 }
 
 // standalone builds the one target of `snapshot --repo`.

@@ -29,8 +29,8 @@ type Options struct {
 	NextResync func(time.Time) time.Time
 	// EmailDomain makes an author email from a username that is not an email address.
 	EmailDomain string
-	// CacheDir holds the destination's clone; "" keeps it in memory.
-	CacheDir string
+	// CloneDir holds the destination's clone; "" keeps it in memory.
+	CloneDir string
 	// OnStatus is called after every attempt that changed what the status says.
 	OnStatus func(status.Destination)
 	Metrics  *metrics.Metrics
@@ -213,7 +213,7 @@ func backoff(failures int) time.Duration {
 func (w *Writer) open(ctx context.Context) (*gitrepo.Repo, error) {
 	t := w.Target()
 	opts := t.Repo
-	opts.Dir = w.opts.CacheDir
+	opts.Dir = w.opts.CloneDir
 	repo, err := gitrepo.Open(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", opts.URL, err)
