@@ -21,11 +21,19 @@ type Outcome struct {
 
 // Changeset computes what a resync would change, against the current branch head.
 func Changeset(head gitrepo.Head, t *destination.Target, b *Built) (diff.Changeset, error) {
+	cur, err := headFiles(head, t)
+	if err != nil {
+		return nil, err
+	}
+	return Diff(head, cur, t, b), nil
+}
+
+func headFiles(head gitrepo.Head, t *destination.Target) (diff.Current, error) {
 	cur, err := head.Files(t.BaseFolder)
 	if err != nil {
 		return nil, fmt.Errorf("read branch head: %w", err)
 	}
-	return Diff(head, cur, t, b), nil
+	return cur, nil
 }
 
 // Diff is Changeset for a caller that already has the head's files under baseFolder. An
@@ -56,15 +64,13 @@ func Sync(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Bui
 	var out Outcome
 	res, err := repo.Apply(ctx, func(_ context.Context, head gitrepo.Head) ([]gitrepo.Commit, error) {
 		out.Head = head.Hash()
-		cs, err := Changeset(head, t, b)
+		cur, err := headFiles(head, t)
 		if err != nil {
 			return nil, err
 		}
-		out.Changes = cs
-		if len(cs) == 0 && !head.Hash().IsZero() {
-			return nil, nil
-		}
-		return []gitrepo.Commit{ReconcileCommit(t, cs)}, nil
+		var commits []gitrepo.Commit
+		out.Changes, commits = Reconcile(head, cur, t, b)
+		return commits, nil
 	})
 	if errors.Is(err, gitrepo.ErrNothingToCommit) {
 		out.Changes = nil
@@ -77,14 +83,20 @@ func Sync(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Bui
 	return out, nil
 }
 
-// ReconcileCommit is the one commit of a resync: by the committer, since a resync knows no author.
-func ReconcileCommit(t *destination.Target, cs diff.Changeset) gitrepo.Commit {
-	return gitrepo.Commit{
+// Reconcile is the changeset of a resync against the head (whose files under baseFolder are
+// cur) and the commit that makes it: one, by the committer, since a resync knows no author.
+// A missing branch gets its first commit even with nothing to write.
+func Reconcile(head gitrepo.Head, cur diff.Current, t *destination.Target, b *Built) (diff.Changeset, []gitrepo.Commit) {
+	cs := Diff(head, cur, t, b)
+	if len(cs) == 0 && !head.Hash().IsZero() {
+		return nil, nil
+	}
+	return cs, []gitrepo.Commit{{
 		Changes:   cs,
 		Author:    t.Committer,
 		Committer: t.Committer,
 		Message:   diff.ReconcileMessage(cs, t.BaseFolder),
-	}
+	}}
 }
 
 // DryRun computes the changeset without writing anything.

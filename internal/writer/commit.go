@@ -137,11 +137,8 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 	b := resync.Build(ctx, w.opts.Objects, t, w.opts.Unavailable)
 	slog.Debug("resync tree built", "destination", t.String(), "files", len(b.Tree), "took", time.Since(start).String())
 	err := w.apply(ctx, repo, "resync", func(head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
-		cs := resync.Diff(head, cur, t, b)
-		if len(cs) == 0 && !head.Hash().IsZero() {
-			return nil, nil // a missing branch still gets its first commit
-		}
-		return []gitrepo.Commit{resync.ReconcileCommit(t, cs)}, []diff.Changeset{cs}
+		cs, commits := resync.Reconcile(head, cur, t, b)
+		return commits, []diff.Changeset{cs}
 	})
 	if m := w.opts.Metrics; m != nil {
 		m.ResyncDuration.WithLabelValues(t.String()).Observe(time.Since(start).Seconds())
