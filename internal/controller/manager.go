@@ -164,7 +164,7 @@ func (mg *manager) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	targets, problems := destination.Resolve(ctx, destination.Clients{Dynamic: mg.dyn, Kube: mg.kube, Identity: mg.identity}, cfg, cat)
+	targets, problems := destination.Resolve(ctx, destination.Clients{Kube: mg.kube, Identity: mg.identity}, cfg, cat)
 
 	mg.mu.Lock()
 	mg.catalog = cat

@@ -24,10 +24,9 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 )
 
-// Clients are the API clients Load reads through.
+// Clients are what Resolve reads through.
 type Clients struct {
-	Dynamic dynamic.Interface
-	Kube    kubernetes.Interface
+	Kube kubernetes.Interface
 	// Identity gives the controller's own age identity, for destinations that encrypt
 	// Secrets; nil when this process cannot encrypt.
 	Identity func(context.Context) (*age.X25519Identity, error)

@@ -87,7 +87,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		var problems []destination.Problem
 		identity := destination.IdentityLoader(kube, o.AgeIdentity.Namespace, o.AgeIdentity.Name)
-		targets, problems = destination.Resolve(ctx, destination.Clients{Dynamic: dyn, Kube: kube, Identity: identity}, cfg, cat)
+		targets, problems = destination.Resolve(ctx, destination.Clients{Kube: kube, Identity: identity}, cfg, cat)
 		for _, p := range problems {
 			fmt.Fprintf(o.Summary, "%s %s: %s: %s\n", p.Kind, p.Name, p.Reason, p.Message)
 			if p.Kind == "GitDestination" {
