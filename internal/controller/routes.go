@@ -48,9 +48,17 @@ func (mg *manager) OnEvent(res discovery.Resource, op discovery.Op, obj *unstruc
 	if len(rts) == 0 {
 		return
 	}
-	author := mg.author(res, op, obj)
+	// Rendered once for every destination and for the author's hash. An object that cannot be
+	// rendered is still deleted; its other changes wait for a resync (which keeps its file).
+	var author string
+	plain, err := snapshot.Plain(obj)
+	if err != nil {
+		slog.Error("object not rendered", "resource", res.GVR.String(), "namespace", obj.GetNamespace(), "name", obj.GetName(), "err", err)
+	} else {
+		author = mg.author(res, op, obj, snapshot.Hash(plain))
+	}
 	for _, rt := range rts {
-		ev, ok := eventFor(rt, op, obj)
+		ev, ok := eventFor(rt, op, obj, plain)
 		if ok {
 			ev.Author = author
 			rt.w.Enqueue(ev)
@@ -67,12 +75,8 @@ var admissionOps = map[discovery.Op]string{
 
 // author is the username the webhook recorded for exactly this state of the object; "" when
 // nobody matches (webhook down, a controller's write it did not see, a resync).
-func (mg *manager) author(res discovery.Resource, op discovery.Op, obj *unstructured.Unstructured) string {
+func (mg *manager) author(res discovery.Resource, op discovery.Op, obj *unstructured.Unstructured, hash string) string {
 	if mg.authors.Len() == 0 {
-		return ""
-	}
-	hash, err := webhook.ObjectHash(obj)
-	if err != nil {
 		return ""
 	}
 	user, _ := mg.authors.Lookup(webhook.Key{
@@ -86,7 +90,7 @@ func (mg *manager) author(res discovery.Resource, op discovery.Op, obj *unstruct
 // eventFor is the change one event makes to one destination. An object that no source takes
 // any more (a label no longer matches) is deleted from it; the writer drops deletes of files
 // that are not there.
-func eventFor(rt route, op discovery.Op, obj *unstructured.Unstructured) (writer.Event, bool) {
+func eventFor(rt route, op discovery.Op, obj *unstructured.Unstructured, plain []byte) (writer.Event, bool) {
 	var src *destination.Source
 	for i := range rt.sources {
 		if rt.sources[i].Accepts(obj) {
@@ -101,7 +105,10 @@ func eventFor(rt route, op discovery.Op, obj *unstructured.Unstructured) (writer
 	if op == discovery.OpDelete || src == nil {
 		return writer.Event{Path: snapshot.Path(rt.target.BaseFolder, destination.Key(res, obj))}, true
 	}
-	f, err := rt.target.File(res, obj)
+	if plain == nil {
+		return writer.Event{}, false
+	}
+	f, err := rt.target.FileOf(res, obj, plain)
 	switch {
 	case errors.Is(err, destination.ErrSkipped):
 		return writer.Event{}, false

@@ -31,25 +31,23 @@ type File struct {
 // File renders obj for the target's repository. A Secret is only ever written encrypted:
 // without encryption it gives ErrSkipped.
 func (t *Target) File(res discovery.Resource, obj *unstructured.Unstructured) (File, error) {
-	f := File{Path: snapshot.Path(t.BaseFolder, Key(res, obj))}
-	b, err := snapshot.Render(obj)
-	if errors.Is(err, snapshot.ErrSecret) {
-		return t.encrypted(f, obj)
-	}
+	plain, err := snapshot.Plain(obj)
 	if err != nil {
-		return f, fmt.Errorf("render %s: %w", f.Path, err)
+		return File{Path: snapshot.Path(t.BaseFolder, Key(res, obj))}, err
 	}
-	f.Content = b
-	return f, nil
+	return t.FileOf(res, obj, plain)
 }
 
-func (t *Target) encrypted(f File, obj *unstructured.Unstructured) (File, error) {
+// FileOf is File for an object already rendered with snapshot.Plain, so that one rendering
+// serves every destination (and the webhook's hash) of a watch event.
+func (t *Target) FileOf(res discovery.Resource, obj *unstructured.Unstructured, plain []byte) (File, error) {
+	f := File{Path: snapshot.Path(t.BaseFolder, Key(res, obj))}
+	if !snapshot.IsSecret(obj) {
+		f.Content = plain
+		return f, nil
+	}
 	if t.Encrypter == nil {
 		return f, fmt.Errorf("secret %s/%s: %w", obj.GetNamespace(), obj.GetName(), ErrSkipped)
-	}
-	plain, err := snapshot.Marshal(snapshot.Sanitize(obj).Object)
-	if err != nil {
-		return f, fmt.Errorf("render %s: %w", f.Path, err)
 	}
 	enc, err := t.Encrypter.Encrypt(plain)
 	if err != nil {

@@ -27,6 +27,12 @@ func Render(obj *unstructured.Unstructured) ([]byte, error) {
 	if IsSecret(obj) {
 		return nil, ErrSecret
 	}
+	return Plain(obj)
+}
+
+// Plain is Sanitize + Marshal for any object, Secrets included: for hashing, and as the
+// plaintext that encryption starts from. It is never to be written as is for a Secret.
+func Plain(obj *unstructured.Unstructured) ([]byte, error) {
 	b, err := Marshal(Sanitize(obj).Object)
 	if err != nil {
 		return nil, fmt.Errorf("render %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)

@@ -87,9 +87,9 @@ func ObjectHash(obj *unstructured.Unstructured) (string, error) {
 	if obj == nil {
 		return "", ErrNoObject
 	}
-	b, err := snapshot.Marshal(snapshot.Sanitize(obj).Object)
+	b, err := snapshot.Plain(obj)
 	if err != nil {
-		return "", fmt.Errorf("hash %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+		return "", fmt.Errorf("hash: %w", err)
 	}
 	return snapshot.Hash(b), nil
 }
