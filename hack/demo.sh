@@ -20,7 +20,7 @@ if [ -n "${KUBECONFIG:-}" ] && "$bin/kubectl" version >/dev/null 2>&1; then
 	step "using the cluster of KUBECONFIG=$KUBECONFIG"
 	"$bin/kubectl" apply -f deploy/crds/ >/dev/null
 else
-	step "starting a local control plane (kube-apiserver + etcd from bin/)"
+	step "starting a local cluster: kube-apiserver, etcd, controller-manager, scheduler, two kwok Nodes (from bin/)"
 	export KUBECONFIG="$state/kubeconfig"
 	go build -o "$state/controlplane" ./hack/controlplane
 	"$state/controlplane" -kubeconfig "$KUBECONFIG" >"$state/controlplane.log" 2>&1 &
@@ -34,6 +34,9 @@ step "sample objects: kubectl apply -f hack/demo/objects.yaml"
 kubectl apply -f testdata/crds/icecreamorders.shop.example.com.yaml >/dev/null
 kubectl wait --for condition=Established crd/icecreamorders.shop.example.com >/dev/null
 kubectl apply -f hack/demo/objects.yaml
+kubectl -n shop rollout status deployment/storefront --timeout=60s
+kubectl get nodes
+kubectl -n shop get pods -o wide
 
 step "gitops-reverser snapshot --repo ./demo-repo -n shop"
 "$bin/gitops-reverser" snapshot --repo ./demo-repo -n shop \

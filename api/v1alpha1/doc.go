@@ -32,4 +32,7 @@ const (
 	ReasonDestinationNotFound  = "DestinationNotFound"
 	ReasonNoMatchingResources  = "NoMatchingResources"
 	ReasonWatching             = "Watching"
+	// ReasonIdentityUnavailable: the controller's own age identity Secret (in its namespace)
+	// cannot be read or created; not the user's spec, and retried.
+	ReasonIdentityUnavailable = "IdentityUnavailable"
 )

@@ -29,6 +29,10 @@ func TestRunFlushesOnStop(t *testing.T) {
 	if got := remote.Log(t, "main")[0].Subject; got != "[CREATE] "+ns+"/configmaps/late" {
 		t.Errorf("after stop, newest commit = %q, want the pending change", got)
 	}
+	// The final flush's outcome is on the status.
+	if _, st := ready(t, c, v1alpha1.GitDestinations, types.NamespacedName{Namespace: ns, Name: "git"}); st["lastCommit"] != remote.Head(t, "main") {
+		t.Errorf("status.lastCommit after the final flush = %v, want %s", st["lastCommit"], remote.Head(t, "main"))
+	}
 }
 
 // TestRunDestinationsAreIndependent: a failing remote neither blocks nor breaks another destination;

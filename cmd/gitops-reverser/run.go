@@ -5,9 +5,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/controller"
 )
@@ -28,7 +30,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", ":8080", "Prometheus /metrics address; 0 disables it")
 	fs.StringVar(&o.HealthAddr, "health-addr", ":8081", "/healthz and /readyz address; 0 disables it")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "hold a Lease while writing, so only one replica writes")
-	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "gitops-reverser"), "the controller's own namespace: its Lease and webhook Service live there, and the webhook skips it (default $POD_NAMESPACE)")
+	fs.StringVar(&o.Namespace, "namespace", "", "the controller's own namespace: its Lease, webhook Service and age identity live there, and the webhook skips it (default: the service-account namespace, else $POD_NAMESPACE, else the kubeconfig's namespace, else default)")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "gitops-reverser", "name of the Lease")
 	fs.StringVar(&o.AuthorEmailDomain, "author-email-domain", "cluster.local", "email domain of authors whose username is not an email address")
 	fs.StringVar(&o.CacheDir, "cache-dir", filepath.Join(os.TempDir(), "gitops-reverser"), "where clones are kept between pushes and restarts")
@@ -46,10 +48,34 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	o.Config = cfg
+	if o.Namespace == "" {
+		o.Namespace = ownNamespace(serviceAccountNamespaceFile, f.clientConfig())
+	}
 	if err := os.MkdirAll(o.CacheDir, 0o700); err != nil {
 		return err
 	}
 	return controller.Run(ctx, *o)
+}
+
+// serviceAccountNamespaceFile holds the pod's namespace in a cluster.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// ownNamespace is the controller's namespace when --namespace is not given, found the way
+// other controllers do: the service-account namespace file, POD_NAMESPACE, the kubeconfig's
+// current namespace, default.
+func ownNamespace(saFile string, kubeconfig clientcmd.ClientConfig) string {
+	if b, err := os.ReadFile(saFile); err == nil {
+		if ns := strings.TrimSpace(string(b)); ns != "" {
+			return ns
+		}
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if ns, _, err := kubeconfig.Namespace(); err == nil && ns != "" {
+		return ns
+	}
+	return "default"
 }
 
 // envOr is the value of an environment variable, or def when it is unset or empty.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +34,19 @@ type controllerProc struct {
 // and waits until it is ready.
 func startController(t *testing.T, extra ...string) *controllerProc {
 	t.Helper()
-	p := startStandby(t, extra...)
+	return startControllerOn(t, env, extra...)
+}
+
+// startStandby runs the controller without waiting for it to be ready.
+func startStandby(t *testing.T, extra ...string) *controllerProc {
+	t.Helper()
+	return standbyOn(t, env, extra...)
+}
+
+// startControllerOn is startController against another control plane (the living cluster).
+func startControllerOn(t *testing.T, e *kubetest.Env, extra ...string) *controllerProc {
+	t.Helper()
+	p := standbyOn(t, e, extra...)
 	eventually(t, 30*time.Second, "controller ready", func() (bool, string) {
 		code, body := httpGet("http://" + p.health + "/readyz")
 		return code == http.StatusOK, body
@@ -41,11 +54,14 @@ func startController(t *testing.T, extra ...string) *controllerProc {
 	return p
 }
 
-// startStandby runs the controller without waiting for it to be ready.
-func startStandby(t *testing.T, extra ...string) *controllerProc {
+func standbyOn(t *testing.T, e *kubetest.Env, extra ...string) *controllerProc {
 	t.Helper()
 	p := &controllerProc{health: freeAddr(t), metrics: freeAddr(t), done: make(chan error, 1), logs: &syncBuffer{}}
-	args := append([]string{"run", "--kubeconfig", kubeconfig(t, "default"),
+	cfg := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := e.WriteKubeconfig(cfg, "default"); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"run", "--kubeconfig", cfg,
 		"--health-addr", p.health, "--metrics-addr", p.metrics,
 		"--discovery-interval", "2s", "--cache-dir", t.TempDir(), "--log-level", "debug",
 		"--webhook-addr", "0"}, extra...) // tests that need the webhook turn it on

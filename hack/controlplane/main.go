@@ -1,6 +1,7 @@
-// Command controlplane starts a local kube-apiserver and etcd (from bin/, built by
-// `make testbin`) with the project's CRDs, writes an admin kubeconfig and runs until
-// interrupted. `make demo` uses it when no cluster is configured.
+// Command controlplane starts a local living cluster (from bin/, built by `make testbin`):
+// kube-apiserver and etcd with the project's CRDs, kube-controller-manager, kube-scheduler and
+// kwok with two fake Nodes, so Pods are scheduled and run. It writes an admin kubeconfig and
+// runs until interrupted. `make demo` uses it when no cluster is configured.
 package main
 
 import (
@@ -28,7 +29,7 @@ func main() {
 func run(path string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env, err := kubetest.Start()
+	env, err := kubetest.StartLiving(2)
 	if err != nil {
 		return err
 	}

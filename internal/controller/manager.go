@@ -54,9 +54,11 @@ type manager struct {
 
 	mu      sync.Mutex
 	writers map[types.NamespacedName]*running
-	catalog *discovery.Catalog
-	routes  atomic.Pointer[routes]
-	wg      sync.WaitGroup // running writers
+	// stopping are the done channels of stopped writers, which may still be flushing.
+	stopping map[types.NamespacedName]<-chan struct{}
+	catalog  *discovery.Catalog
+	routes   atomic.Pointer[routes]
+	wg       sync.WaitGroup // running writers
 }
 
 // running is a started writer.
@@ -94,6 +96,7 @@ func newManager(o Options, m *metrics.Metrics) (*manager, error) {
 		authors:    webhook.NewCache(o.Webhook.CacheSize, o.Webhook.CacheTTL),
 		identity:   destination.IdentityLoader(kube, o.Namespace, o.AgeIdentitySecret),
 		writers:    map[types.NamespacedName]*running{},
+		stopping:   map[types.NamespacedName]<-chan struct{}{},
 	}
 	mg.informers = discovery.NewInformers(dyn, mg)
 	mg.routes.Store(&routes{})
@@ -228,34 +231,53 @@ func wanted(targets []*destination.Target) []discovery.Resource {
 }
 
 // backfill resyncs new or retargeted writers, and the writers that use newly started
-// informers, once the informers have synced: objects that existed before a rule appear without
-// waiting for a change, and an unsynced cache is never taken for deleted objects.
+// informers, once their own informers have synced: objects that existed before a rule appear
+// without waiting for a change, and an unsynced cache is never taken for deleted objects. Each
+// writer waits for its own resources only, and at most backfillWait: a resource that never
+// syncs (no RBAC to list it) keeps its files and holds up no one.
 func (mg *manager) backfill(ctx context.Context, started []schema.GroupVersionResource, fresh []*writer.Writer) {
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	if !mg.informers.WaitSynced(wctx) {
-		return // the periodic resync comes later; unsynced resources keep their files
-	}
-	slog.Debug("informers synced", "took", time.Since(start).String())
-	for _, w := range fresh {
-		w.Resync()
-	}
 	set := map[schema.GroupVersionResource]bool{}
 	for _, g := range started {
 		set[g] = true
 	}
+	todo := map[*writer.Writer]bool{}
+	for _, w := range fresh {
+		todo[w] = true
+	}
 	mg.mu.Lock()
-	defer mg.mu.Unlock()
 	for _, r := range mg.writers {
 		for _, s := range r.w.Target().Sources {
 			if set[s.Resource.GVR] {
-				r.w.Resync()
+				todo[r.w] = true
 				break
 			}
 		}
 	}
+	mg.mu.Unlock()
+	var wg sync.WaitGroup
+	for w := range todo {
+		wg.Go(func() {
+			var gvrs []schema.GroupVersionResource
+			for _, s := range w.Target().Sources {
+				gvrs = append(gvrs, s.Resource.GVR)
+			}
+			if len(gvrs) == 0 {
+				w.Resync() // no sources: its files go
+				return
+			}
+			wctx, cancel := context.WithTimeout(ctx, backfillWait)
+			defer cancel()
+			if !mg.informers.WaitSynced(wctx, gvrs...) && ctx.Err() != nil {
+				return
+			}
+			w.Resync()
+		})
+	}
+	wg.Wait()
 }
+
+// backfillWait bounds how long a writer's first resync waits for its informers.
+const backfillWait = time.Minute
 
 // syncWriters starts, updates and stops writers to match targets, then swaps the routes. It
 // returns the writers that are new or got new sources: they need a resync.
@@ -274,7 +296,8 @@ func (mg *manager) syncWriters(ctx context.Context, targets []*destination.Targe
 				fresh = append(fresh, r.w)
 			}
 			continue
-		case ok:
+		}
+		if ok {
 			mg.stopLocked(t.Name, r)
 		}
 		fresh = append(fresh, mg.startLocked(ctx, t))
@@ -297,7 +320,10 @@ func sameWhere(a, b *destination.Target) bool {
 	return reflect.DeepEqual(x, y)
 }
 
+// startLocked starts a writer for t. A stopped writer of the same name may still be flushing:
+// the new one starts once it is done, since they may share a clone.
 func (mg *manager) startLocked(ctx context.Context, t *destination.Target) *writer.Writer {
+	after := mg.stopping[t.Name]
 	wctx, cancel := context.WithCancel(ctx)
 	name := t.Name
 	w := writer.New(t, writer.Options{
@@ -307,7 +333,12 @@ func (mg *manager) startLocked(ctx context.Context, t *destination.Target) *writ
 		EmailDomain: mg.opts.AuthorEmailDomain,
 		CloneDir:    t.CloneDir(mg.opts.CacheDir),
 		Metrics:     mg.metrics,
-		OnStatus:    func(s status.Destination) { mg.destinationStatus(wctx, name, s) },
+		// The final flush reports after wctx ended: its outcome is written all the same.
+		OnStatus: func(s status.Destination) {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(wctx), 10*time.Second)
+			defer cancel()
+			mg.destinationStatus(sctx, name, s)
+		},
 	})
 	r := &running{w: w, cancel: cancel, done: make(chan struct{})}
 	mg.writers[name] = r
@@ -315,6 +346,9 @@ func (mg *manager) startLocked(ctx context.Context, t *destination.Target) *writ
 	go func() {
 		defer mg.wg.Done()
 		defer close(r.done)
+		if after != nil {
+			<-after
+		}
 		if err := w.Start(wctx); err != nil {
 			slog.Error("writer stopped with an error", "destination", name.String(), "err", err)
 		}
@@ -323,10 +357,12 @@ func (mg *manager) startLocked(ctx context.Context, t *destination.Target) *writ
 	return w
 }
 
+// stopLocked stops a writer without waiting for its final flush, which may take as long as the
+// remote needs: other destinations' work must not wait for it.
 func (mg *manager) stopLocked(name types.NamespacedName, r *running) {
 	r.cancel()
-	<-r.done
 	delete(mg.writers, name)
+	mg.stopping[name] = r.done
 	slog.Info("destination stopped", "destination", name.String())
 }
 

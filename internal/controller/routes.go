@@ -73,17 +73,30 @@ var admissionOps = map[discovery.Op]string{
 	discovery.OpDelete: webhook.OpDelete,
 }
 
-// author is the username the webhook recorded for exactly this state of the object; "" when
-// nobody matches (webhook down, a controller's write it did not see, a resync).
+// author is the username the webhook recorded for exactly this state of the object (for a
+// delete: for deleting it; for an update: also a write of spec.replicas through the scale
+// subresource); "" when nobody matches (webhook down, a controller's write it did not see, a
+// resync).
 func (mg *manager) author(res discovery.Resource, op discovery.Op, obj *unstructured.Unstructured, hash string) string {
 	if mg.authors.Len() == 0 {
 		return ""
 	}
-	user, _ := mg.authors.Lookup(webhook.Key{
+	k := webhook.Key{
 		Group: res.GVR.Group, Resource: res.GVR.Resource,
 		Namespace: obj.GetNamespace(), Name: obj.GetName(),
 		Operation: admissionOps[op], Hash: hash,
-	})
+	}
+	if op == discovery.OpDelete {
+		k.Hash = ""
+	}
+	if user, ok := mg.authors.Lookup(k); ok || op != discovery.OpUpdate || !res.Scale {
+		return user
+	}
+	replicas, found, err := unstructured.NestedInt64(obj.Object, "spec", "replicas")
+	if !found || err != nil {
+		return ""
+	}
+	user, _ := mg.authors.Lookup(webhook.ScaleKey(k.Group, k.Resource, k.Namespace, k.Name, replicas))
 	return user
 }
 

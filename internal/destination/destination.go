@@ -50,13 +50,9 @@ type Source struct {
 	Selector labels.Selector
 }
 
-// rootCAConfigMap is published by Kubernetes into every namespace; it is never user state.
-const rootCAConfigMap = "kube-root-ca.crt"
-
 // Accepts reports whether obj, an object of s.Resource, belongs in the destination.
 func (s Source) Accepts(obj *unstructured.Unstructured) bool {
-	gvr := s.Resource.GVR
-	if gvr.Group == "" && gvr.Resource == "configmaps" && obj.GetName() == rootCAConfigMap {
+	if systemObject(s.Resource.GVR.GroupResource(), obj) {
 		return false
 	}
 	ns := obj.GetNamespace()

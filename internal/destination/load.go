@@ -219,12 +219,17 @@ func namespaceFilter(ctx context.Context, kube kubernetes.Interface, s *metav1.L
 // errInvalid marks a spec that can never work as written.
 var errInvalid = errors.New("invalid spec")
 
+// errIdentity marks the controller's own age identity as unavailable (its namespace or RBAC).
+var errIdentity = errors.New("the controller's age identity is unavailable")
+
 func reasonOf(err error) string {
 	switch {
 	case errors.Is(err, errNoMatch):
 		return v1alpha1.ReasonNoMatchingResources
 	case errors.Is(err, errSecret):
 		return v1alpha1.ReasonAuthenticationFailed
+	case errors.Is(err, errIdentity):
+		return v1alpha1.ReasonIdentityUnavailable
 	default:
 		return v1alpha1.ReasonInvalidSpec
 	}
@@ -282,7 +287,7 @@ func (t *Target) encryptTo(ctx context.Context, c Clients, recipients []string) 
 	}
 	own, err := c.Identity(ctx)
 	if err != nil {
-		return fmt.Errorf("age identity: %w", err)
+		return fmt.Errorf("%w: %w", errIdentity, err)
 	}
 	enc, err := secrets.NewEncrypter(recipients, own)
 	if err != nil {

@@ -296,13 +296,14 @@ func (i *Informers) AllSynced() bool {
 	return true
 }
 
-// WaitSynced blocks until every running informer has synced or ctx ends, and reports
-// whether they all synced. Informers that Set starts or stops meanwhile count as they come.
-func (i *Informers) WaitSynced(ctx context.Context) bool {
+// WaitSynced blocks until every running informer of gvrs (all of them when gvrs is empty)
+// has synced or ctx ends, and reports whether they all synced. Informers that Set starts or
+// stops meanwhile count as they come.
+func (i *Informers) WaitSynced(ctx context.Context, gvrs ...schema.GroupVersionResource) bool {
 	for {
 		var pending []*entry
 		for _, e := range i.runningEntries() {
-			if !e.synced() {
+			if !e.synced() && (len(gvrs) == 0 || slices.Contains(gvrs, e.res.Load().GVR)) {
 				pending = append(pending, e)
 			}
 		}

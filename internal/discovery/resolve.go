@@ -18,6 +18,8 @@ type Resource struct {
 	// Named: some rule named this resource explicitly (not only through "*"). Controller-owned
 	// objects (a controller ownerReference) are kept for named resources and left out otherwise.
 	Named bool
+	// Scale: the resource has a scale subresource (kubectl scale writes through it).
+	Scale bool
 }
 
 // UnknownError lists rule entries that match nothing watchable in discovery: a resource name
@@ -268,6 +270,7 @@ func (ix *index) resolveGroup(r Rule, g metav1.APIGroup, versions []string, pick
 					Kind:       ar.Kind,
 					Namespaced: ar.Namespaced,
 					Named:      named,
+					Scale:      hasSubresource(ix.lists[gv], ar.Name, "scale"),
 				},
 				preferred: v == g.PreferredVersion.Version,
 			})
@@ -285,6 +288,10 @@ func matches(r Rule, group string, ar metav1.APIResource) (named, ok bool) {
 	}
 	wild := slices.Contains(r.Resources, "*") && !noisy[schema.GroupResource{Group: group, Resource: ar.Name}]
 	return false, wild
+}
+
+func hasSubresource(list []metav1.APIResource, resource, sub string) bool {
+	return slices.ContainsFunc(list, func(ar metav1.APIResource) bool { return ar.Name == resource+"/"+sub })
 }
 
 func watchable(ar metav1.APIResource) bool {

@@ -39,6 +39,12 @@ func res(groupVersion, resource, kind string, namespaced, named bool) Resource {
 	return Resource{GVR: gv.WithResource(resource), Kind: kind, Namespaced: namespaced, Named: named}
 }
 
+// scalable marks a resource as having a scale subresource (the fixture's deployments).
+func scalable(r Resource) Resource {
+	r.Scale = true
+	return r
+}
+
 // The core resources "*" selects in the fixture: no bindings (create only), events, endpoints
 // or subresources.
 func coreWildcard() []Resource {
@@ -93,7 +99,7 @@ func TestResolve(t *testing.T) {
 			rules: []Rule{{APIGroups: []string{"*"}, Resources: []string{"*"}}},
 			want: append(coreWildcard(),
 				res("apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition", false, false),
-				res("apps/v1", "deployments", "Deployment", true, false),
+				scalable(res("apps/v1", "deployments", "Deployment", true, false)),
 				res("apps/v1", "replicasets", "ReplicaSet", true, false),
 				res("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", false, false),
 				res("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", false, false),
@@ -183,13 +189,13 @@ func TestResolve(t *testing.T) {
 			want: func() []Resource {
 				want := coreWildcard()
 				want[0].Named = true
-				return append(want, res("apps/v1", "deployments", "Deployment", true, true))
+				return append(want, scalable(res("apps/v1", "deployments", "Deployment", true, true)))
 			}(),
 		},
 		{
 			name:        "unknown name beside known ones across groups",
 			rules:       []Rule{{APIGroups: []string{"", "apps"}, Resources: []string{"configmaps", "configmapz", "deployments"}}},
-			want:        []Resource{res("v1", "configmaps", "ConfigMap", true, true), res("apps/v1", "deployments", "Deployment", true, true)},
+			want:        []Resource{res("v1", "configmaps", "ConfigMap", true, true), scalable(res("apps/v1", "deployments", "Deployment", true, true))},
 			wantUnknown: []string{"configmapz"},
 		},
 		{
@@ -200,7 +206,7 @@ func TestResolve(t *testing.T) {
 				{APIGroups: []string{"shop.example.com"}, APIVersions: []string{"v3"}, Resources: []string{"*"}},
 				{APIGroups: []string{"apps"}, Resources: []string{"deployments"}},
 			},
-			want:        []Resource{res("apps/v1", "deployments", "Deployment", true, true)},
+			want:        []Resource{scalable(res("apps/v1", "deployments", "Deployment", true, true))},
 			wantUnknown: []string{"example.com", "shop.example.com/v3", "widgets.shop.example.com"},
 		},
 		{

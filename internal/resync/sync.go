@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -69,7 +70,7 @@ func Sync(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Bui
 			return nil, err
 		}
 		var commits []gitrepo.Commit
-		out.Changes, commits = Reconcile(head, cur, t, b)
+		out.Changes, commits = Reconcile(head, cur, t, b, nil)
 		return commits, nil
 	})
 	if errors.Is(err, gitrepo.ErrNothingToCommit) {
@@ -85,9 +86,13 @@ func Sync(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Bui
 
 // Reconcile is the changeset of a resync against the head (whose files under baseFolder are
 // cur) and the commit that makes it: one, by the committer, since a resync knows no author.
-// A missing branch gets its first commit even with nothing to write.
-func Reconcile(head gitrepo.Head, cur diff.Current, t *destination.Target, b *Built) (diff.Changeset, []gitrepo.Commit) {
+// A missing branch gets its first commit even with nothing to write. Paths for which leave
+// is true (nil: none) are left as they are at the head.
+func Reconcile(head gitrepo.Head, cur diff.Current, t *destination.Target, b *Built, leave func(path string) bool) (diff.Changeset, []gitrepo.Commit) {
 	cs := Diff(head, cur, t, b)
+	if leave != nil {
+		cs = slices.DeleteFunc(cs, func(ch diff.Change) bool { return leave(ch.Path) })
+	}
 	if len(cs) == 0 && !head.Hash().IsZero() {
 		return nil, nil
 	}

@@ -161,20 +161,20 @@ func TestAPIServerRecordsAuthors(t *testing.T) {
 	}
 
 	got := map[string]string{
-		"create":                     lookup(key(OpCreate, created)),
-		"create asked again":         lookup(key(OpCreate, created)),
-		"update":                     lookup(key(OpUpdate, updated)),
-		"delete of the last state":   lookup(key(OpDelete, updated)),
-		"delete of an earlier state": lookup(key(OpDelete, created)),
-		"update with the old hash":   lookup(key(OpUpdate, created)),
+		"create":                   lookup(key(OpCreate, created)),
+		"create asked again":       lookup(key(OpCreate, created)),
+		"update":                   lookup(key(OpUpdate, updated)),
+		"delete":                   lookup(Key{Resource: "configmaps", Namespace: ns, Name: "app", Operation: OpDelete}),
+		"delete with a hash":       lookup(key(OpDelete, updated)),
+		"update with the old hash": lookup(key(OpUpdate, created)),
 	}
 	want := map[string]string{
-		"create":                     jane,
-		"create asked again":         jane,
-		"update":                     bot,
-		"delete of the last state":   jane,
-		"delete of an earlier state": "<none>",
-		"update with the old hash":   "<none>",
+		"create":                   jane,
+		"create asked again":       jane,
+		"update":                   bot,
+		"delete":                   jane,
+		"delete with a hash":       "<none>",
+		"update with the old hash": "<none>",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("usernames by change (-want +got):\n%s", diff)

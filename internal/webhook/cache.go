@@ -22,13 +22,16 @@ const (
 	OpCreate = "CREATE"
 	OpUpdate = "UPDATE"
 	OpDelete = "DELETE"
+	// OpScale is an UPDATE through the scale subresource; its Key.Hash is the new replicas.
+	OpScale = "SCALE"
 )
 
 // ErrNoObject is ObjectHash's answer for a nil object.
 var ErrNoObject = errors.New("webhook: no object to hash")
 
 // Key identifies one change: the object, the operation and the hash (ObjectHash) of the object
-// after the change (before it, for DELETE). The version is left out on purpose: the webhook is
+// after the change; for DELETE no hash (the request deletes whatever state the object ends in),
+// for OpScale the replicas asked for. The version is left out on purpose: the webhook is
 // registered for the version the controller watches, and the sanitized bytes carry apiVersion.
 type Key struct {
 	Group     string

@@ -183,6 +183,9 @@ func rulesFor(resources []discovery.Resource) []admissionregistrationv1.RuleWith
 			byKey[k] = map[string]bool{}
 		}
 		byKey[k][r.GVR.Resource] = true
+		if r.Scale {
+			byKey[k][r.GVR.Resource+"/scale"] = true // kubectl scale: credited to the parent
+		}
 	}
 	keys := make([]ruleKey, 0, len(byKey))
 	for k := range byKey {

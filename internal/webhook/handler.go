@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -26,7 +28,7 @@ const DefaultMaxBodyBytes = 7 << 20
 const (
 	ResultRecorded = "recorded" // allowed, username recorded
 	ResultDryRun   = "dry_run"  // allowed, dry-run: nothing recorded
-	ResultSkipped  = "skipped"  // allowed, nothing to record (subresource, CONNECT, no object or username)
+	ResultSkipped  = "skipped"  // allowed, nothing to record (status subresource, CONNECT, no object or username)
 	ResultError    = "error"    // allowed, but recording failed
 	ResultInvalid  = "invalid"  // malformed request, answered with a 4xx status
 )
@@ -165,8 +167,11 @@ func (h *handler) record(req *admissionv1.AdmissionRequest) (result string) {
 
 // keyOf is the change a request makes; ok is false for requests with nothing to record.
 func keyOf(req *admissionv1.AdmissionRequest) (k Key, ok bool, err error) {
-	if req.SubResource != "" {
-		// status, scale, ...: their objects are not the object the watch sees.
+	switch {
+	case req.SubResource == "scale" && req.Operation == admissionv1.Update:
+		return scaleKey(req)
+	case req.SubResource != "":
+		// status and the like: the file never holds what they change.
 		return Key{}, false, nil
 	}
 	raw := req.Object.Raw
@@ -185,18 +190,41 @@ func keyOf(req *admissionv1.AdmissionRequest) (k Key, ok bool, err error) {
 		// The decoder's error quotes the object: report the kind of failure only.
 		return Key{}, false, fmt.Errorf("decode %s %s/%s: %w", req.Resource.Resource, req.Namespace, req.Name, errUndecodable)
 	}
-	hash, err := ObjectHash(obj)
-	if err != nil {
-		return Key{}, false, err
-	}
 	name := obj.GetName()
 	if name == "" {
 		name = req.Name
 	}
-	return Key{
-		Group: req.Resource.Group, Resource: req.Resource.Resource, Namespace: req.Namespace,
-		Name: name, Operation: string(req.Operation), Hash: hash,
-	}, true, nil
+	k = Key{
+		Group: req.Resource.Group, Resource: req.Resource.Resource, Namespace: obj.GetNamespace(),
+		Name: name, Operation: string(req.Operation),
+	}
+	if req.Operation == admissionv1.Delete {
+		// Who deleted it is who asked to: the object's last state (finalizers run, a namespace
+		// emptied) is not the one the request saw.
+		return k, true, nil
+	}
+	if k.Hash, err = ObjectHash(obj); err != nil {
+		return Key{}, false, err
+	}
+	return k, true, nil
+}
+
+// scaleKey is a write through the scale subresource: it counts for the parent object, whose
+// spec.replicas the watch then shows with the requested value.
+func scaleKey(req *admissionv1.AdmissionRequest) (Key, bool, error) {
+	var scale autoscalingv1.Scale
+	if len(req.Object.Raw) == 0 {
+		return Key{}, false, nil
+	}
+	if err := json.Unmarshal(req.Object.Raw, &scale); err != nil {
+		return Key{}, false, fmt.Errorf("decode %s/scale %s/%s: %w", req.Resource.Resource, req.Namespace, req.Name, errUndecodable)
+	}
+	return ScaleKey(req.Resource.Group, req.Resource.Resource, req.Namespace, req.Name, int64(scale.Spec.Replicas)), true, nil
+}
+
+// ScaleKey is the key of a write through the scale subresource that set replicas.
+func ScaleKey(group, resource, namespace, name string, replicas int64) Key {
+	return Key{Group: group, Resource: resource, Namespace: namespace, Name: name, Operation: OpScale, Hash: strconv.FormatInt(replicas, 10)}
 }
 
 var errUndecodable = errors.New("object is not a Kubernetes object")

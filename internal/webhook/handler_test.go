@@ -21,6 +21,13 @@ func TestHandlerRecords(t *testing.T) {
 		"metadata": map[string]any{"name": "web", "namespace": "shop"},
 		"spec":     map[string]any{"replicas": int64(2)},
 	}}
+	namespace := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "team-a"},
+	}}
+	scale := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "autoscaling/v1", "kind": "Scale",
+		"metadata": map[string]any{"name": "web", "namespace": "shop"}, "spec": map[string]any{"replicas": int64(5)},
+	}}
 	undecodable := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "x"}}}
 	key := func(op, name string, obj *unstructured.Unstructured) Key {
 		return Key{Resource: "configmaps", Namespace: "shop", Name: name, Operation: op, Hash: mustHash(t, obj)}
@@ -44,9 +51,21 @@ func TestHandlerRecords(t *testing.T) {
 			result: ResultRecorded,
 		},
 		{
-			name:   "delete hashes the old object",
+			name:   "delete records who asked, whatever state the object ends in",
 			review: reviewSpec{Op: admissionv1.Delete, GVR: configMapsGVR, Namespace: "shop", Name: "app", OldObject: oldCM, User: "jane@acme.com"},
-			want:   map[Key]string{key(OpDelete, "app", oldCM): "jane@acme.com"},
+			want:   map[Key]string{{Resource: "configmaps", Namespace: "shop", Name: "app", Operation: OpDelete}: "jane@acme.com"},
+			result: ResultRecorded,
+		},
+		{
+			name:   "a namespace's own request names it as its namespace; the key has none",
+			review: reviewSpec{Op: admissionv1.Create, GVR: schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, Namespace: "team-a", Name: "team-a", Object: namespace, User: "jane@acme.com"},
+			want:   map[Key]string{{Resource: "namespaces", Name: "team-a", Operation: OpCreate, Hash: mustHash(t, namespace)}: "jane@acme.com"},
+			result: ResultRecorded,
+		},
+		{
+			name:   "scale counts for the parent with its replicas",
+			review: reviewSpec{Op: admissionv1.Update, GVR: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, SubResource: "scale", Namespace: "shop", Name: "web", Object: scale, OldObject: scale, User: "jane@acme.com"},
+			want:   map[Key]string{ScaleKey("apps", "deployments", "shop", "web", 5): "jane@acme.com"},
 			result: ResultRecorded,
 		},
 		{

@@ -25,20 +25,27 @@ func (w *Writer) flush(ctx context.Context, repo *gitrepo.Repo, all bool) error 
 	w.mu.Lock()
 	t := w.target
 	batches := w.pending.take(time.Now(), t.CommitWindow, all)
-	w.mu.Unlock()
 	if len(batches) == 0 {
+		w.mu.Unlock()
 		return nil
 	}
+	w.inflight = map[string]Event{}
+	for _, b := range batches {
+		for path, ev := range b.changes {
+			w.inflight[path] = ev
+		}
+	}
+	w.mu.Unlock()
 	err := w.apply(ctx, repo, "flush", func(head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
 		return w.commits(t, batches, head, cur)
 	})
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err != nil {
-		w.mu.Lock()
 		w.pending.restore(batches)
-		w.mu.Unlock()
-		return err
 	}
-	return nil
+	w.inflight = nil
+	return err
 }
 
 // commits turns batches into commits against cur: one per batch, or one per change when the
@@ -132,12 +139,20 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 	w.mu.Lock()
 	t := w.target
 	w.resyncWanted = false
+	w.resyncing = true
 	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.resyncing = false
+		w.mu.Unlock()
+	}()
 	start := time.Now()
 	b := resync.Build(ctx, w.opts.Objects, t, w.opts.Unavailable)
 	slog.Debug("resync tree built", "destination", t.String(), "files", len(b.Tree), "took", time.Since(start).String())
 	err := w.apply(ctx, repo, "resync", func(head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
-		cs, commits := resync.Reconcile(head, cur, t, b)
+		// A path changed since the caches were read is left to its pending change, which is
+		// newer and knows its author.
+		cs, commits := resync.Reconcile(head, cur, t, b, w.isPending)
 		return commits, []diff.Changeset{cs}
 	})
 	if m := w.opts.Metrics; m != nil {
@@ -153,6 +168,12 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 		slog.Info("resync kept files of resources not listed", "destination", t.String(), "resources", len(b.Failed))
 	}
 	return nil
+}
+
+func (w *Writer) isPending(path string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pending.has(path)
 }
 
 // apply runs one Git transaction: compute commits against the head (refreshing the known files

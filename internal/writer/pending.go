@@ -1,6 +1,7 @@
 package writer
 
 import (
+	"bytes"
 	"sort"
 	"time"
 )
@@ -14,6 +15,19 @@ type Event struct {
 	Plain []byte
 	// Author is the Kubernetes username that made the change; "" when unknown.
 	Author string
+}
+
+// sameFile reports whether two events leave the file the same: both deletions, or the same
+// content (the same plaintext for encrypted files, which SOPS encrypts anew every time).
+func sameFile(a, b Event) bool {
+	switch {
+	case a.Content == nil || b.Content == nil:
+		return a.Content == nil && b.Content == nil
+	case a.Plain != nil && b.Plain != nil:
+		return bytes.Equal(a.Plain, b.Plain)
+	default:
+		return bytes.Equal(a.Content, b.Content)
+	}
 }
 
 // batch is one author's pending changes within one commit window.
@@ -72,6 +86,15 @@ func (p *pending) drop(author, path string) {
 func (p *pending) has(path string) bool {
 	_, ok := p.owner[path]
 	return ok
+}
+
+// get returns the pending change of path.
+func (p *pending) get(path string) (Event, bool) {
+	author, ok := p.owner[path]
+	if !ok {
+		return Event{}, false
+	}
+	return p.batches[author].changes[path], true
 }
 
 func (p *pending) len() int { return len(p.owner) }

@@ -43,9 +43,15 @@ type Writer struct {
 	opts Options
 	kick chan struct{}
 
-	mu           sync.Mutex
-	target       *destination.Target
-	pending      *pending
+	mu      sync.Mutex
+	target  *destination.Target
+	pending *pending
+	// inflight are the changes of the flush being pushed: until the push ends, they, not the
+	// known head, are what a new event is compared with.
+	inflight map[string]Event
+	// resyncing is set while a resync reads the caches and pushes: no event is dropped then,
+	// since its outcome is not known until the push ends.
+	resyncing    bool
 	known        diff.Current // files under baseFolder at knownHead
 	knownHead    plumbing.Hash
 	resyncWanted bool
@@ -85,19 +91,37 @@ func (w *Writer) Resync() {
 	w.poke()
 }
 
-// Enqueue records a change. A change that leaves the file as it is at the head is dropped.
+// Enqueue records a change. A change that leaves the file as the writer already expects it
+// (pending, being pushed, or at the head) is dropped, so a controller's status write or a
+// no-op update never takes a pending change from the user who made it.
 func (w *Writer) Enqueue(ev Event) {
 	w.mu.Lock()
-	if w.known != nil && !w.pending.has(ev.Path) {
-		h, exists := w.known[ev.Path]
-		if ev.Content == nil && !exists || ev.Content != nil && exists && h == diff.BlobHash(ev.Content) {
-			w.mu.Unlock()
-			return
-		}
+	if w.unchangedLocked(ev) {
+		w.mu.Unlock()
+		return
 	}
 	w.pending.add(ev, time.Now())
 	w.mu.Unlock()
 	w.poke()
+}
+
+// unchangedLocked reports whether ev leaves its file as it will be once everything pending and
+// in flight is pushed.
+func (w *Writer) unchangedLocked(ev Event) bool {
+	if prev, ok := w.pending.get(ev.Path); ok {
+		return sameFile(prev, ev)
+	}
+	if prev, ok := w.inflight[ev.Path]; ok {
+		return sameFile(prev, ev)
+	}
+	if w.known == nil || w.resyncing {
+		return false
+	}
+	h, exists := w.known[ev.Path]
+	if ev.Content == nil {
+		return !exists
+	}
+	return exists && h == diff.BlobHash(ev.Content)
 }
 
 func (w *Writer) poke() {

@@ -11,8 +11,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -51,19 +49,14 @@ func Start() (*Env, error) {
 // WriteKubeconfig writes an admin kubeconfig for the control plane, with namespace as its
 // context's default, as a user would have one.
 func (e *Env) WriteKubeconfig(path, namespace string) error {
-	cfg := e.Config
-	c := clientcmdapi.NewConfig()
-	c.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	c.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
-	c.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin", Namespace: namespace}
-	c.CurrentContext = "envtest"
-	return clientcmd.WriteToFile(*c, path)
+	return writeKubeconfig(e.Config, path, namespace)
 }
 
 // Stop stops the control plane.
 func (e *Env) Stop() error { return e.env.Stop() }
 
-// Main runs a test binary's tests against one shared control plane: call it from TestMain.
+// Main runs a test binary's tests against one shared control plane (and the living cluster,
+// when a test asked for it): call it from TestMain.
 func Main(m *testing.M, env **Env) {
 	e, err := Start()
 	if err != nil {
@@ -72,6 +65,11 @@ func Main(m *testing.M, env **Env) {
 	}
 	*env = e
 	code := m.Run()
+	if living != nil {
+		if err := living.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop living cluster:", err)
+		}
+	}
 	if err := e.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop control plane:", err)
 	}

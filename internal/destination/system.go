@@ -1,0 +1,57 @@
+package destination
+
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// systemObject reports whether obj is one the control plane makes and keeps up to date by
+// itself (DESIGN.md, "Objects the control plane writes"): applied to another cluster, such a
+// file would fight or break that cluster's own copy.
+func systemObject(gr schema.GroupResource, obj *unstructured.Unstructured) bool {
+	name, ns := obj.GetName(), obj.GetNamespace()
+	switch gr {
+	case schema.GroupResource{Resource: "configmaps"}:
+		return name == "kube-root-ca.crt" || ns == "kube-system" && name == "extension-apiserver-authentication"
+	case schema.GroupResource{Resource: "services"}, schema.GroupResource{Resource: "endpoints"}:
+		return ns == "default" && name == "kubernetes"
+	case schema.GroupResource{Group: "discovery.k8s.io", Resource: "endpointslices"}:
+		return ns == "default" && (name == "kubernetes" || obj.GetLabels()["kubernetes.io/service-name"] == "kubernetes")
+	case schema.GroupResource{Group: "networking.k8s.io", Resource: "ipaddresses"}:
+		return obj.GetLabels()["ipaddress.kubernetes.io/managed-by"] == "ipallocator.k8s.io"
+	case schema.GroupResource{Group: "scheduling.k8s.io", Resource: "priorityclasses"}:
+		return strings.HasPrefix(name, "system-")
+	case schema.GroupResource{Resource: "serviceaccounts"}:
+		return name == "default" && untouchedServiceAccount(obj)
+	}
+	switch gr.Group {
+	case "rbac.authorization.k8s.io":
+		return obj.GetAnnotations()["rbac.authorization.kubernetes.io/autoupdate"] == "true"
+	case "flowcontrol.apiserver.k8s.io":
+		return obj.GetAnnotations()["apf.kubernetes.io/autoupdate-spec"] == "true"
+	}
+	return false
+}
+
+// untouchedServiceAccount reports whether a ServiceAccount holds only what the
+// controller-manager put there: no labels, annotations, secrets or settings.
+func untouchedServiceAccount(obj *unstructured.Unstructured) bool {
+	if len(obj.GetLabels()) > 0 {
+		return false
+	}
+	for k := range obj.GetAnnotations() {
+		if k != "kubectl.kubernetes.io/last-applied-configuration" {
+			return false
+		}
+	}
+	for k := range obj.Object {
+		switch k {
+		case "apiVersion", "kind", "metadata":
+		default:
+			return false
+		}
+	}
+	return true
+}
