@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
@@ -98,15 +101,7 @@ spec:
   egress:
   - {}
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: scheduled, namespace: ` + ns + `}
-spec:
-  containers:
-  - name: app
-    image: busybox:1.37
-    command: [sleep, infinity]
-`
+` + scheduledPod(ns, "")
 }
 
 // makeOutputObjects creates objects in ns each way a cluster's objects are made: `kubectl
@@ -420,4 +415,106 @@ func applyFiles(t *testing.T, c *kubetest.Client, files map[string]string) map[s
 		versions[p] = serverSideApply(t, c, obj, "flux").GetResourceVersion()
 	}
 	return versions
+}
+
+// TestRunOutputModes runs the controller on a destination in the default mode: its files, made
+// from the informer cache (where managedFields are kept compact), are the Clean ones; the
+// scheduler binding a Pod makes no commit; switching spec.output makes one reconcile commit
+// each way.
+func TestRunOutputModes(t *testing.T) {
+	const ns = "live-output"
+	c := kubetest.NewClient(t, env.Config)
+	c.Namespace(t, ns)
+	remote := gitserver.NewBare(t, "main")
+	create(t, c, kubetest.Decode(t, web(ns, "created"))[0], "kubectl-create")
+	for _, doc := range []string{web(ns, "applied"), scheduledPod(ns, "")} {
+		serverSideApply(t, c, kubetest.Decode(t, doc)[0], "kubectl")
+	}
+	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 0s\n")+`---
+apiVersion: reverser.gitops.dev/v1alpha1
+kind: WatchRule
+metadata: {name: workloads, namespace: `+ns+`}
+spec:
+  destinationRef: {name: git}
+  rules:
+  - apiGroups: ["", apps]
+    resources: [pods, deployments]
+`)
+	startController(t)
+	waitTree(t, remote, golden(t, "clean", ns), "deployments.apps/applied", "deployments.apps/created", "pods/scheduled")
+	before := remote.Count(t, "main")
+
+	// The scheduler binds the Pod (nodeName, which no manager owns); then its owner labels it
+	// and takes the label off again: two commits, neither with nodeName.
+	bind(t, c, ns, "scheduled")
+	podFile := ns + "/pods/scheduled.yaml"
+	serverSideApply(t, c, kubetest.Decode(t, scheduledPod(ns, "tier: batch"))[0], "kubectl")
+	eventually(t, 30*time.Second, "labelled pod file", func() (bool, string) {
+		got := remote.Files(t, "main")[podFile]
+		return strings.Contains(got, "tier: batch"), got
+	})
+	if got := remote.Files(t, "main")[podFile]; strings.Contains(got, "nodeName") {
+		t.Errorf("Clean pod file has the scheduler's nodeName:\n%s", got)
+	}
+	serverSideApply(t, c, kubetest.Decode(t, scheduledPod(ns, ""))[0], "kubectl")
+	waitTree(t, remote, golden(t, "clean", ns), "deployments.apps/applied", "deployments.apps/created", "pods/scheduled")
+	if n := remote.Count(t, "main"); n != before+2 {
+		t.Errorf("binding, labelling and unlabelling made %d commits, want 2", n-before)
+	}
+
+	for i, output := range []string{"Full", "Clean"} {
+		patchOutput(t, c, ns, "git", output)
+		waitTree(t, remote, golden(t, strings.ToLower(output), ns), "deployments.apps/applied", "deployments.apps/created", "pods/scheduled")
+		log := remote.Log(t, "main")
+		if n, want := len(log), before+3+i; n != want {
+			t.Errorf("after switching to %s: %d commits, want %d (one)", output, n, want)
+		}
+		if !strings.HasPrefix(log[0].Subject, "reconcile: 0 added, ") {
+			t.Errorf("switch to %s: commit %q, want a reconcile", output, log[0].Subject)
+		}
+	}
+}
+
+// scheduledPod is the Pod of the golden trees, with extra labels when labels is not "".
+func scheduledPod(ns, labels string) string {
+	md := "{name: scheduled, namespace: " + ns + "}"
+	if labels != "" {
+		md = "{name: scheduled, namespace: " + ns + ", labels: {" + labels + "}}"
+	}
+	return `apiVersion: v1
+kind: Pod
+metadata: ` + md + `
+spec:
+  containers:
+  - name: app
+    image: busybox:1.37
+    command: [sleep, infinity]
+`
+}
+
+// waitTree waits until the remote's main branch holds exactly the objects named
+// ({resource}/{name} in ns) with their content in want.
+func waitTree(t *testing.T, remote *gitserver.Remote, want map[string]string, objects ...string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "files", func() (bool, string) {
+		files := remote.Files(t, "main")
+		if len(files) != len(objects) {
+			return false, fmt.Sprint(len(files), " files")
+		}
+		for p, got := range files {
+			if w, ok := want[p]; !ok || w != got {
+				return false, p + ":\n" + got
+			}
+		}
+		return true, ""
+	})
+}
+
+// patchOutput sets spec.output of a GitDestination.
+func patchOutput(t *testing.T, c *kubetest.Client, ns, name, output string) {
+	t.Helper()
+	patch := []byte(`{"spec":{"output":"` + output + `"}}`)
+	if _, err := c.Dynamic.Resource(v1alpha1.GitDestinations).Namespace(ns).Patch(context.Background(), name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatalf("patch spec.output: %v", err)
+	}
 }
