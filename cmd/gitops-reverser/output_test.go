@@ -518,3 +518,34 @@ func patchOutput(t *testing.T, c *kubetest.Client, ns, name, output string) {
 		t.Fatalf("patch spec.output: %v", err)
 	}
 }
+
+func TestOutputBadInput(t *testing.T) {
+	kc := kubeconfig(t, "default")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown mode", []string{"--repo", t.TempDir() + "/r", "--output", "neat"}, "--output"},
+		{"without --repo", []string{"--output", "Full"}, "need --repo"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := cli(t, append([]string{"snapshot", "--kubeconfig", kc}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+
+	// The schema: Clean by default, Clean or Full only.
+	c := kubetest.NewClient(t, env.Config)
+	const ns = "output-schema"
+	c.Namespace(t, ns)
+	got := c.Create(t, destinationYAML(ns, "plain", "file:///tmp/x.git", ""))[0]
+	if out, _, _ := unstructured.NestedString(got.Object, "spec", "output"); out != "Clean" {
+		t.Errorf("default spec.output = %q, want Clean", out)
+	}
+	if _, err := c.TryCreate(t, destinationYAML(ns, "neat", "file:///tmp/x.git", "  output: Neat\n")); err == nil || !strings.Contains(err.Error(), "spec.output") {
+		t.Errorf("spec.output: Neat accepted: %v", err)
+	}
+}
