@@ -41,9 +41,10 @@ func (h *configMapEvents) OnEvent(_ discovery.Resource, op discovery.Op, obj *un
 	h.ch <- seen{Op: op.String(), Value: v, ManagedFields: !compacted(obj.GetManagedFields())}
 }
 
-// compacted reports whether mf is one entry with no manager or time, as the cache keeps it.
+// compacted reports whether mf is as the cache keeps it: nothing (a Clean file would hold
+// everything anyway), or one entry with no manager or time.
 func compacted(mf []metav1.ManagedFieldsEntry) bool {
-	return len(mf) == 1 && mf[0].Manager == "" && mf[0].Time == nil && mf[0].FieldsV1 != nil
+	return len(mf) == 0 || len(mf) == 1 && mf[0].Manager == "" && mf[0].Time == nil && mf[0].FieldsV1 != nil
 }
 
 func TestInformersAPIServer(t *testing.T) {

@@ -515,12 +515,12 @@ func TestStripObject(t *testing.T) {
 		},
 		{
 			name: "managedFields compacted to the union of their fields",
-			in: map[string]any{"apiVersion": "v1", "metadata": map[string]any{"name": "a", "managedFields": []any{
+			in: map[string]any{"apiVersion": "v1", "data": map[string]any{"a": "1", "b": "2", "defaulted": "3"}, "metadata": map[string]any{"name": "a", "managedFields": []any{
 				map[string]any{"apiVersion": "v1", "manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": map[string]any{"f:data": map[string]any{"f:a": map[string]any{}}}},
 				map[string]any{"apiVersion": "v1", "manager": "ctl", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": map[string]any{"f:data": map[string]any{"f:b": map[string]any{}}}},
 			}}},
-			want: map[string]any{"apiVersion": "v1", "metadata": map[string]any{"name": "a", "managedFields": []any{
-				map[string]any{"apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": map[string]any{"f:data": map[string]any{"f:a": map[string]any{}, "f:b": map[string]any{}}}},
+			want: map[string]any{"apiVersion": "v1", "data": map[string]any{"a": "1", "b": "2", "defaulted": "3"}, "metadata": map[string]any{"name": "a", "managedFields": []any{
+				map[string]any{"apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": `{"f:data":{"f:a":{},"f:b":{}}}`},
 			}}},
 		},
 		{

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -46,8 +47,8 @@ func entryFields(e any, apiVersion string) (*fieldpath.Set, bool) {
 	if t, _ := m["fieldsType"].(string); t != "FieldsV1" {
 		return nil, false
 	}
-	raw, err := json.Marshal(m["fieldsV1"])
-	if err != nil {
+	raw, ok := fieldsJSON(m["fieldsV1"])
+	if !ok {
 		return nil, false
 	}
 	s := &fieldpath.Set{}
@@ -59,6 +60,19 @@ func entryFields(e any, apiVersion string) (*fieldpath.Set, bool) {
 		return nil, false
 	}
 	return s, true
+}
+
+// fieldsJSON is an entry's fieldsV1 as JSON: decoded, as the API server sends it, or already
+// JSON text, as CompactManagedFields keeps it.
+func fieldsJSON(v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case string:
+		return []byte(v), true
+	case map[string]any:
+		b, err := json.Marshal(v)
+		return b, err == nil
+	}
+	return nil, false
 }
 
 // withoutChild is s without pe and everything below it.
@@ -74,10 +88,12 @@ func onlyMetadata(s *fieldpath.Set) bool {
 
 // CompactManagedFields replaces obj's managedFields, in place, with the one entry that Clean
 // needs: the union of every entry's fields without status, under obj's apiVersion, with no
-// manager, operation or time. An object whose managedFields are not usable (see OwnedFields)
-// loses them, as Clean then writes it in full anyway. Compacting twice changes nothing.
-// It is for informer caches, which otherwise keep a field set per manager and per status
-// writer on every object.
+// manager, operation or time, and fieldsV1 kept as its JSON text (a string), which takes a
+// small part of the memory of the decoded tree. OwnedFields reads either form. An object
+// whose Clean file is its Full file (everything is owned, as for most objects made by an
+// Update) or whose managedFields are not usable (see OwnedFields) loses them: Clean then
+// writes it in full, the same file. Compacting twice changes nothing. It is for informer
+// caches, which otherwise keep a field set per manager and per status writer on every object.
 func CompactManagedFields(obj *unstructured.Unstructured) {
 	md, ok := obj.Object["metadata"].(map[string]any)
 	if !ok {
@@ -87,15 +103,11 @@ func CompactManagedFields(obj *unstructured.Unstructured) {
 		return
 	}
 	set, ok := OwnedFields(obj)
-	if !ok {
-		delete(md, "managedFields")
+	if !ok || reflect.DeepEqual(Sanitize(obj).Object, Sanitize(keepOwned(obj, set)).Object) {
+		delete(md, "managedFields") // Clean writes it in full anyway
 		return
 	}
 	raw, err := set.ToJSON()
-	var fields map[string]any
-	if err == nil {
-		err = json.Unmarshal(raw, &fields)
-	}
 	if err != nil {
 		delete(md, "managedFields")
 		return
@@ -103,7 +115,7 @@ func CompactManagedFields(obj *unstructured.Unstructured) {
 	md["managedFields"] = []any{map[string]any{
 		"apiVersion": obj.GetAPIVersion(),
 		"fieldsType": "FieldsV1",
-		"fieldsV1":   fields,
+		"fieldsV1":   string(raw),
 	}}
 }
 
