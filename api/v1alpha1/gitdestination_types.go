@@ -48,7 +48,24 @@ type GitDestinationSpec struct {
 	// Encryption of Secrets. Without it Secrets are never written.
 	// +optional
 	Encryption *Encryption `json:"encryption,omitempty"`
+
+	// Output is what a file holds of its object. Clean: only the fields some field manager
+	// set (metadata.managedFields), so the server's defaults are left out; an object without
+	// managedFields is written in full. Full: every field. Both leave out what the server owns
+	// (status, uid, resourceVersion, ...). Changing it rewrites the files in one commit.
+	// +kubebuilder:validation:Enum=Clean;Full
+	// +kubebuilder:default=Clean
+	// +optional
+	Output Output `json:"output,omitempty"`
 }
+
+// Output is what a file holds of its object: Clean or Full.
+type Output string
+
+const (
+	OutputClean Output = "Clean"
+	OutputFull  Output = "Full"
+)
 
 // LocalSecretReference names a Secret in the object's namespace.
 type LocalSecretReference struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/resync"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
 type snapshotFlags struct {
@@ -27,6 +28,7 @@ type snapshotFlags struct {
 	dryRun        bool
 	cacheDir      string
 	ageIdentity   string
+	output        string
 }
 
 func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,6 +43,7 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "standalone: snapshot every namespace")
 	fs.StringVarP(&f.selector, "selector", "l", "", "standalone: label selector")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the changeset and write nothing")
+	fs.StringVar(&f.output, "output", "", "standalone: what files hold, Clean (the fields someone set, no server defaults) or Full (every field) (default Clean)")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: in memory)")
 	fs.StringVar(&f.ageIdentity, "age-identity-secret", envOr("POD_NAMESPACE", "gitops-reverser")+"/gitops-reverser-age-identity",
 		"namespace/name of the Secret with the controller's age identity, shared with `run`, for destinations that encrypt Secrets")
@@ -60,6 +63,10 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return fmt.Errorf("--age-identity-secret %q: want namespace/name", f.ageIdentity)
 	}
 	identity := types.NamespacedName{Namespace: ns, Name: name}
+	output, err := snapshot.ParseOutput(f.output)
+	if err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
 	auth, err := authFromEnv()
 	if err != nil {
 		return err
@@ -73,6 +80,7 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		Namespaces:    f.namespaces,
 		AllNamespaces: f.allNamespaces,
 		Selector:      f.selector,
+		Output:        output,
 		Auth:          destination.AuthFromData(auth),
 		DryRun:        f.dryRun,
 		CacheDir:      f.cacheDir,
@@ -85,8 +93,8 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 
 func (f *snapshotFlags) validateStandalone() error {
 	if f.repo == "" {
-		if f.baseFolder != "" || len(f.resources) > 0 || len(f.namespaces) > 0 || f.allNamespaces || f.selector != "" {
-			return errors.New("--base-folder, --resources, --namespace, --all-namespaces and --selector need --repo")
+		if f.baseFolder != "" || len(f.resources) > 0 || len(f.namespaces) > 0 || f.allNamespaces || f.selector != "" || f.output != "" {
+			return errors.New("--base-folder, --resources, --namespace, --all-namespaces, --selector and --output need --repo")
 		}
 	}
 	if f.allNamespaces && len(f.namespaces) > 0 {

@@ -51,14 +51,16 @@ func (mg *manager) OnEvent(res discovery.Resource, op discovery.Op, obj *unstruc
 	// Rendered once for every destination and for the author's hash. An object that cannot be
 	// rendered is still deleted; its other changes wait for a resync (which keeps its file).
 	var author string
-	plain, err := snapshot.Plain(obj)
+	r := snapshot.NewRendering(obj)
+	plain, err := r.Plain(snapshot.Full) // the author's hash is of the Full output, whatever the destinations write
 	if err != nil {
 		slog.Error("object not rendered", "resource", res.GVR.String(), "namespace", obj.GetNamespace(), "name", obj.GetName(), "err", err)
+		r = nil
 	} else {
 		author = mg.author(res, op, obj, snapshot.Hash(plain))
 	}
 	for _, rt := range rts {
-		ev, ok := eventFor(rt, op, obj, plain)
+		ev, ok := eventFor(rt, op, obj, r)
 		if ok {
 			ev.Author = author
 			rt.w.Enqueue(ev)
@@ -103,7 +105,7 @@ func (mg *manager) author(res discovery.Resource, op discovery.Op, obj *unstruct
 // eventFor is the change one event makes to one destination. An object that no source takes
 // any more (a label no longer matches) is deleted from it; the writer drops deletes of files
 // that are not there.
-func eventFor(rt route, op discovery.Op, obj *unstructured.Unstructured, plain []byte) (writer.Event, bool) {
+func eventFor(rt route, op discovery.Op, obj *unstructured.Unstructured, r *snapshot.Rendering) (writer.Event, bool) {
 	var src *destination.Source
 	for i := range rt.sources {
 		if rt.sources[i].Accepts(obj) {
@@ -118,10 +120,10 @@ func eventFor(rt route, op discovery.Op, obj *unstructured.Unstructured, plain [
 	if op == discovery.OpDelete || src == nil {
 		return writer.Event{Path: snapshot.Path(rt.target.BaseFolder, destination.Key(res, obj))}, true
 	}
-	if plain == nil {
+	if r == nil {
 		return writer.Event{}, false
 	}
-	f, err := rt.target.FileOf(res, obj, plain)
+	f, err := rt.target.FileOf(res, r)
 	switch {
 	case errors.Is(err, destination.ErrSkipped):
 		return writer.Event{}, false

@@ -17,6 +17,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
 // DefaultCommitter is the identity of commits when a destination names none.
@@ -35,7 +36,9 @@ type Target struct {
 	AgeRecipients []string
 	// Encrypter encrypts Secrets to AgeRecipients; nil when they are not set.
 	Encrypter *secrets.Encrypter
-	Sources   []Source
+	// Output is what files hold of their objects; "" is snapshot.DefaultOutput.
+	Output  snapshot.Output
+	Sources []Source
 }
 
 // Source is one resource to take objects from, with the filters of the rule that asked for it.

@@ -28,20 +28,21 @@ type File struct {
 	Plain []byte
 }
 
-// File renders obj for the target's repository. A Secret is only ever written encrypted:
-// without encryption it gives ErrSkipped.
+// File renders obj for the target's repository, in the target's output mode. A Secret is
+// only ever written encrypted: without encryption it gives ErrSkipped.
 func (t *Target) File(res discovery.Resource, obj *unstructured.Unstructured) (File, error) {
-	plain, err := snapshot.Plain(obj)
-	if err != nil {
-		return File{Path: snapshot.Path(t.BaseFolder, Key(res, obj))}, err
-	}
-	return t.FileOf(res, obj, plain)
+	return t.FileOf(res, snapshot.NewRendering(obj))
 }
 
-// FileOf is File for an object already rendered with snapshot.Plain, so that one rendering
-// serves every destination (and the webhook's hash) of a watch event.
-func (t *Target) FileOf(res discovery.Resource, obj *unstructured.Unstructured, plain []byte) (File, error) {
+// FileOf is File for an object being rendered for several destinations (and the webhook's
+// hash) at once: each output mode is rendered once.
+func (t *Target) FileOf(res discovery.Resource, r *snapshot.Rendering) (File, error) {
+	obj := r.Object()
 	f := File{Path: snapshot.Path(t.BaseFolder, Key(res, obj))}
+	plain, err := r.Plain(t.OutputMode())
+	if err != nil {
+		return f, err
+	}
 	if !snapshot.IsSecret(obj) {
 		f.Content = plain
 		return f, nil
@@ -55,6 +56,14 @@ func (t *Target) FileOf(res discovery.Resource, obj *unstructured.Unstructured, 
 	}
 	f.Content, f.Plain = enc, plain
 	return f, nil
+}
+
+// OutputMode is the target's output, the default when it names none.
+func (t *Target) OutputMode() snapshot.Output {
+	if t.Output == "" {
+		return snapshot.DefaultOutput
+	}
+	return t.Output
 }
 
 // Current reports whether existing, the file at path in Git, already holds f: the same bytes,

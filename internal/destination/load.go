@@ -22,6 +22,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
 // Clients are what Resolve reads through.
@@ -250,6 +251,11 @@ func fromSpec(ctx context.Context, c Clients, d *v1alpha1.GitDestination) (*Targ
 		Committer:    DefaultCommitter,
 		CommitWindow: 2 * time.Second,
 	}
+	out, err := snapshot.ParseOutput(string(s.Output))
+	if err != nil {
+		return nil, fmt.Errorf("%w: spec.output: %w", errInvalid, err)
+	}
+	t.Output = out
 	if t.Repo.Branch == "" {
 		t.Repo.Branch = "main"
 	}

@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
 // ErrNotSynced means the informer of a resource is not running or has not finished its
@@ -166,10 +168,12 @@ func newInformer(client dynamic.Interface, gvr schema.GroupVersionResource) cach
 	return dynamicinformer.NewFilteredDynamicInformer(client, gvr, "", 0, indexers, nil).Informer()
 }
 
-// stripObject drops what is big on every object and never used: managedFields and the
-// last-applied annotation. Labels, ownerReferences and status stay: filters need the first
-// two, and keeping status keeps the transform minimal (the sanitizer drops it when writing).
-// Objects are mutated in place, which client-go allows since v1.27; stripping twice is a no-op.
+// stripObject drops what is big on every object and never used: the last-applied annotation,
+// and of managedFields all but the union of their field sets, which the Clean output needs
+// (snapshot.CompactManagedFields). Labels, ownerReferences and status stay: filters need the
+// first two, and keeping status keeps the transform minimal (the sanitizer drops it when
+// writing). Objects are mutated in place, which client-go allows since v1.27; stripping twice
+// is a no-op.
 func stripObject(obj any) (any, error) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
@@ -179,7 +183,7 @@ func stripObject(obj any) (any, error) {
 	if !ok {
 		return obj, nil
 	}
-	delete(md, "managedFields")
+	snapshot.CompactManagedFields(u)
 	if ann, ok := md["annotations"].(map[string]any); ok {
 		delete(ann, lastApplied)
 		if len(ann) == 0 {

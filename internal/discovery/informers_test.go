@@ -514,6 +514,16 @@ func TestStripObject(t *testing.T) {
 			},
 		},
 		{
+			name: "managedFields compacted to the union of their fields",
+			in: map[string]any{"apiVersion": "v1", "data": map[string]any{"a": "1", "b": "2", "defaulted": "3"}, "metadata": map[string]any{"name": "a", "managedFields": []any{
+				map[string]any{"apiVersion": "v1", "manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": map[string]any{"f:data": map[string]any{"f:a": map[string]any{}}}},
+				map[string]any{"apiVersion": "v1", "manager": "ctl", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": map[string]any{"f:data": map[string]any{"f:b": map[string]any{}}}},
+			}}},
+			want: map[string]any{"apiVersion": "v1", "data": map[string]any{"a": "1", "b": "2", "defaulted": "3"}, "metadata": map[string]any{"name": "a", "managedFields": []any{
+				map[string]any{"apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": `{"f:data":{"f:a":{},"f:b":{}}}`},
+			}}},
+		},
+		{
 			name: "annotations emptied are removed",
 			in:   map[string]any{"metadata": map[string]any{"name": "a", "annotations": map[string]any{lastApplied: "{}"}}},
 			want: map[string]any{"metadata": map[string]any{"name": "a"}},

@@ -21,6 +21,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	disc "github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/status"
 )
 
@@ -39,6 +40,8 @@ type Options struct {
 	AllNamespaces bool
 	Selector      string
 	Auth          gitrepo.Auth
+	// Output is what the files hold; "" is snapshot.DefaultOutput.
+	Output snapshot.Output
 
 	// AgeIdentity is namespace/name of the Secret with the controller's age identity, for
 	// destinations that encrypt Secrets.
@@ -233,6 +236,7 @@ func standalone(cat *disc.Catalog, o Options) (*destination.Target, error) {
 		BaseFolder: strings.TrimSuffix(o.BaseFolder, "/"),
 		Prune:      true,
 		Committer:  destination.DefaultCommitter,
+		Output:     o.Output,
 	}
 	namespaces := []string{""}
 	if !o.AllNamespaces {

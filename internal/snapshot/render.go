@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -21,8 +20,8 @@ func IsSecret(obj *unstructured.Unstructured) bool {
 	return obj.GroupVersionKind().GroupKind() == secretKind
 }
 
-// Render is Sanitize followed by Marshal: the bytes of the object's file. It returns ErrSecret
-// for core Secrets.
+// Render is Sanitize followed by Marshal (the Full output): the bytes of the object's file.
+// It returns ErrSecret for core Secrets.
 func Render(obj *unstructured.Unstructured) ([]byte, error) {
 	if IsSecret(obj) {
 		return nil, ErrSecret
@@ -30,14 +29,11 @@ func Render(obj *unstructured.Unstructured) ([]byte, error) {
 	return Plain(obj)
 }
 
-// Plain is Sanitize + Marshal for any object, Secrets included: for hashing, and as the
-// plaintext that encryption starts from. It is never to be written as is for a Secret.
+// Plain is Sanitize + Marshal (the Full output) for any object, Secrets included: for the
+// author's hash, which must not depend on a destination's mode, and as the plaintext that
+// encryption starts from. It is never to be written as is for a Secret.
 func Plain(obj *unstructured.Unstructured) ([]byte, error) {
-	b, err := Marshal(Sanitize(obj).Object)
-	if err != nil {
-		return nil, fmt.Errorf("render %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
-	}
-	return b, nil
+	return PlainFor(obj, Full)
 }
 
 // Hash is a short, stable hex digest (truncated sha256) of rendered bytes.

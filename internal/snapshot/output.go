@@ -1,0 +1,91 @@
+package snapshot
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Output is what a file holds of its object (DESIGN.md, "Output modes").
+type Output string
+
+const (
+	// Clean writes only the fields some field manager set (managedFields), minus what Sanitize
+	// removes: the server's defaults are left out. An object without managedFields is written
+	// as in Full.
+	Clean Output = "Clean"
+	// Full writes every field but those Sanitize removes.
+	Full Output = "Full"
+)
+
+// DefaultOutput is the mode of a destination that names none.
+const DefaultOutput = Clean
+
+// ParseOutput reads an output mode as a user writes it: Clean or Full in any case, "" for the
+// default.
+func ParseOutput(s string) (Output, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return DefaultOutput, nil
+	case "clean":
+		return Clean, nil
+	case "full":
+		return Full, nil
+	}
+	return "", fmt.Errorf("output %q: want Clean or Full", s)
+}
+
+// SanitizeFor is Sanitize for the output mode: in Clean, only the fields obj's managedFields
+// own (and its apiVersion, kind, name and namespace) are kept before sanitizing. obj is not
+// modified.
+func SanitizeFor(obj *unstructured.Unstructured, o Output) *unstructured.Unstructured {
+	if obj == nil || o != Clean {
+		return Sanitize(obj)
+	}
+	set, ok := OwnedFields(obj)
+	if !ok {
+		return Sanitize(obj)
+	}
+	return Sanitize(keepOwned(obj, set))
+}
+
+// PlainFor is Plain for the output mode.
+func PlainFor(obj *unstructured.Unstructured, o Output) ([]byte, error) {
+	b, err := Marshal(SanitizeFor(obj, o).Object)
+	if err != nil {
+		return nil, fmt.Errorf("render %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+	}
+	return b, nil
+}
+
+// Rendering is one object rendered (PlainFor) in each output mode at most once, so that a
+// watch event is rendered once for every destination and for the author's hash. It is not
+// safe for concurrent use.
+type Rendering struct {
+	obj  *unstructured.Unstructured
+	done map[Output]rendered
+}
+
+type rendered struct {
+	b   []byte
+	err error
+}
+
+// NewRendering renders obj lazily; obj must not change while the Rendering is in use.
+func NewRendering(obj *unstructured.Unstructured) *Rendering {
+	return &Rendering{obj: obj, done: map[Output]rendered{}}
+}
+
+// Object is the object rendered.
+func (r *Rendering) Object() *unstructured.Unstructured { return r.obj }
+
+// Plain is PlainFor(obj, o), computed on the first call for o.
+func (r *Rendering) Plain(o Output) ([]byte, error) {
+	if got, ok := r.done[o]; ok {
+		return got.b, got.err
+	}
+	b, err := PlainFor(r.obj, o)
+	r.done[o] = rendered{b: b, err: err}
+	return b, err
+}
