@@ -541,7 +541,9 @@ func TestOutputBadInput(t *testing.T) {
 	c := kubetest.NewClient(t, env.Config)
 	const ns = "output-schema"
 	c.Namespace(t, ns)
-	got := c.Create(t, destinationYAML(ns, "plain", "file:///tmp/x.git", ""))[0]
+	plain := destinationYAML(ns, "plain", "file:///tmp/x.git", "")
+	got := c.Create(t, plain)[0]
+	c.Delete(t, plain) // `snapshot` without --repo syncs every GitDestination of the cluster
 	if out, _, _ := unstructured.NestedString(got.Object, "spec", "output"); out != "Clean" {
 		t.Errorf("default spec.output = %q, want Clean", out)
 	}

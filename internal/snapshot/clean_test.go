@@ -11,7 +11,8 @@ import (
 
 // cleanDir holds live objects as a real API server returned them, managedFields and status
 // included (a controller-made ReplicaSet, server-side and client-side applied objects, a
-// kubectl create), and their Clean files.
+// kubectl create, a CRD and its custom resource, and an HPA read as autoscaling/v2 whose only
+// entry was written through autoscaling/v1, so it is written in full), and their Clean files.
 const cleanDir = "testdata/clean"
 
 func TestCleanGolden(t *testing.T) {

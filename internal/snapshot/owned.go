@@ -23,8 +23,9 @@ var (
 // per version and there is no schema here to convert them, so such an object is written in
 // full rather than risk leaving out a value someone set.
 func OwnedFields(obj *unstructured.Unstructured) (set *fieldpath.Set, ok bool) {
-	entries, found, err := unstructured.NestedSlice(obj.Object, "metadata", "managedFields")
-	if err != nil || !found || len(entries) == 0 {
+	v, _, _ := unstructured.NestedFieldNoCopy(obj.Object, "metadata", "managedFields")
+	entries, _ := v.([]any)
+	if len(entries) == 0 {
 		return nil, false
 	}
 	set = &fieldpath.Set{}
