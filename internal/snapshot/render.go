@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -40,4 +41,75 @@ func Plain(obj *unstructured.Unstructured) ([]byte, error) {
 func Hash(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:hashBytes])
+}
+
+// MaxDepth is how deeply maps and lists may nest in an object that is rendered, the top-level
+// object counting as 1 (DESIGN.md, "Webhook"). Real objects stay far below it (a CRD's schema
+// nests about 40 deep); the API server allows 10,000, and block YAML indents every level, so a
+// file's size, and the time and memory to write it, grow with the square of the depth.
+const MaxDepth = 100
+
+// ErrTooDeep is returned for an object nested deeper than MaxDepth: it is not rendered.
+var ErrTooDeep = fmt.Errorf("snapshot: object nested deeper than %d levels", MaxDepth)
+
+// CheckDepth returns ErrTooDeep when maps and lists in v nest deeper than MaxDepth. It stops at
+// the first level too deep, so its cost and stack are bounded whatever v holds.
+func CheckDepth(v any) error {
+	if tooDeep(v, 0) {
+		return ErrTooDeep
+	}
+	return nil
+}
+
+func tooDeep(v any, depth int) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		if depth++; depth > MaxDepth {
+			return true
+		}
+		for _, x := range v {
+			if tooDeep(x, depth) {
+				return true
+			}
+		}
+	case []any:
+		if depth++; depth > MaxDepth {
+			return true
+		}
+		for _, x := range v {
+			if tooDeep(x, depth) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// JSONTooDeep reports whether the JSON text b nests objects and arrays deeper than MaxDepth,
+// without decoding it: for input that is refused before it costs anything. Brackets inside
+// strings do not count; b need not be valid JSON.
+func JSONTooDeep(b []byte) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > MaxDepth {
+				return true
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return false
 }

@@ -20,8 +20,12 @@ var leadingKeys = []string{"apiVersion", "kind", "metadata"}
 // Marshal writes obj as deterministic YAML: 2-space indent, sequences not indented below their
 // key (the kubectl layout), top-level keys apiVersion, kind, metadata and then the rest sorted,
 // nested keys sorted. Strings that a YAML 1.1 or 1.2 reader would take for another type are
-// quoted and multi-line strings are literal blocks where YAML allows.
+// quoted and multi-line strings are literal blocks where YAML allows. An object nested deeper
+// than MaxDepth gives ErrTooDeep.
 func Marshal(obj map[string]any) ([]byte, error) {
+	if err := CheckDepth(obj); err != nil {
+		return nil, err
+	}
 	root, err := topLevelNode(obj)
 	if err != nil {
 		return nil, err

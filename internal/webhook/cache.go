@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -53,8 +55,33 @@ var _ Recorder = (*Cache)(nil)
 // Cache maps changes to the usernames that made them. It is safe for concurrent use. Entries
 // leave only by expiry or by eviction of the least recently recorded when full: a Lookup
 // consumes nothing, so several destinations may ask for the same change.
+//
+// An entry costs the same whatever the request held: the cache keeps a digest of the Key, not
+// its strings, and usernames are at most MaxUsernameBytes (longer ones are not recorded), so a
+// full cache is a few MiB at most.
 type Cache struct {
-	lru *expirable.LRU[Key, string]
+	lru *expirable.LRU[digest, string]
+}
+
+// MaxUsernameBytes bounds a recorded username. Kubernetes sets no limit; real ones (an OIDC
+// email, system:serviceaccount:<namespace>:<name>) are far shorter.
+const MaxUsernameBytes = 1024
+
+// digest is a Key as the cache stores it: sha256 over its length-prefixed fields, so that
+// ("a", "bc") and ("ab", "c") differ.
+type digest [sha256.Size]byte
+
+func (k Key) digest() digest {
+	h := sha256.New()
+	var n [8]byte
+	for _, f := range [...]string{k.Group, k.Resource, k.Namespace, k.Name, k.Operation, k.Hash} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		h.Write(n[:])
+		h.Write([]byte(f))
+	}
+	var d digest
+	h.Sum(d[:0])
+	return d
 }
 
 // NewCache makes a cache of at most size entries that each live for ttl. A size or ttl that is
@@ -66,17 +93,21 @@ func NewCache(size int, ttl time.Duration) *Cache {
 	if ttl <= 0 {
 		ttl = DefaultCacheTTL
 	}
-	return &Cache{lru: expirable.NewLRU[Key, string](size, nil, ttl)}
+	return &Cache{lru: expirable.NewLRU[digest, string](size, nil, ttl)}
 }
 
 // Record remembers that username made the change k. A later Record of the same change wins.
+// A username longer than MaxUsernameBytes is not recorded (the handler refuses such requests).
 func (c *Cache) Record(k Key, username string) {
-	c.lru.Add(k, username)
+	if len(username) > MaxUsernameBytes {
+		return
+	}
+	c.lru.Add(k.digest(), username)
 }
 
 // Lookup returns the username that made the change k, if it was recorded and has not expired.
 func (c *Cache) Lookup(k Key) (username string, ok bool) {
-	return c.lru.Peek(k)
+	return c.lru.Peek(k.digest())
 }
 
 // Len is the number of entries, expired ones not yet swept included.

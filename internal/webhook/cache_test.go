@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,4 +162,28 @@ func withAnnotation(obj *unstructured.Unstructured, k, v string) *unstructured.U
 	out := obj.DeepCopy()
 	out.SetAnnotations(map[string]string{k: v})
 	return out
+}
+
+// The cache keeps a digest of the key: keys that differ only in where one field ends and the
+// next begins stay apart, and a username over the limit is not kept.
+func TestCacheDigestAndUsernameLimit(t *testing.T) {
+	c := NewCache(10, time.Minute)
+	a := Key{Namespace: "ab", Name: "c", Operation: OpCreate}
+	b := Key{Namespace: "a", Name: "bc", Operation: OpCreate}
+	c.Record(a, "alice")
+	if _, ok := c.Lookup(b); ok {
+		t.Error("a key with the same characters split differently matched")
+	}
+	if u, ok := c.Lookup(a); !ok || u != "alice" {
+		t.Errorf("Lookup = %q, %v", u, ok)
+	}
+	long := Key{Name: strings.Repeat("n", 1<<20), Operation: OpCreate}
+	c.Record(long, strings.Repeat("u", MaxUsernameBytes+1))
+	if _, ok := c.Lookup(long); ok {
+		t.Error("a username over MaxUsernameBytes was recorded")
+	}
+	c.Record(long, strings.Repeat("u", MaxUsernameBytes))
+	if u, ok := c.Lookup(long); !ok || len(u) != MaxUsernameBytes {
+		t.Errorf("a username at the limit: %d bytes, %v", len(u), ok)
+	}
 }

@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
 // Path is where the handler is served and where the ValidatingWebhookConfiguration points.
@@ -137,7 +139,20 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request) (*admissionv1.A
 	if review.Request.UID == "" {
 		return nil, badRequest("AdmissionReview request has no uid")
 	}
-	return &review, nil
+	return &review, checkBounds(review.Request)
+}
+
+// checkBounds refuses what would cost more than its size to record: objects nested deeper than
+// snapshot.MaxDepth (rendering them grows with the square of the depth) and usernames longer
+// than MaxUsernameBytes (the cache keeps them).
+func checkBounds(req *admissionv1.AdmissionRequest) error {
+	if snapshot.JSONTooDeep(req.Object.Raw) || snapshot.JSONTooDeep(req.OldObject.Raw) {
+		return badRequest("object nested deeper than %d levels", snapshot.MaxDepth)
+	}
+	if len(req.UserInfo.Username) > MaxUsernameBytes {
+		return badRequest("username longer than %d bytes", MaxUsernameBytes)
+	}
+	return nil
 }
 
 // record stores the request's username and returns the result. It never fails the request:
