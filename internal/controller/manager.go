@@ -352,6 +352,7 @@ func (mg *manager) startLocked(ctx context.Context, t *destination.Target) *writ
 		if err := w.Start(wctx); err != nil {
 			slog.Error("writer stopped with an error", "destination", name.String(), "err", err)
 		}
+		mg.forgetMetricsIfGone(name)
 	}()
 	slog.Info("destination started", "destination", name.String(), "url", t.Repo.URL, "branch", t.Repo.Branch)
 	return w
@@ -364,6 +365,16 @@ func (mg *manager) stopLocked(name types.NamespacedName, r *running) {
 	delete(mg.writers, name)
 	mg.stopping[name] = r.done
 	slog.Info("destination stopped", "destination", name.String())
+}
+
+// forgetMetricsIfGone deletes a destination's metric series once its last writer has
+// flushed, unless a writer of that name runs again: a removed destination leaves no series.
+func (mg *manager) forgetMetricsIfGone(name types.NamespacedName) {
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
+	if _, running := mg.writers[name]; !running {
+		mg.metrics.ForgetDestination(name.String())
+	}
 }
 
 // stopAll stops every writer; each flushes its pending changes first.

@@ -60,3 +60,15 @@ func New() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// ForgetDestination deletes every series of one destination (its label value, namespace/name),
+// so that a destination that is gone stops being reported.
+func (m *Metrics) ForgetDestination(destination string) {
+	l := prometheus.Labels{"destination": destination}
+	m.Commits.DeletePartialMatch(l)
+	m.Pushes.DeletePartialMatch(l)
+	m.PushDuration.DeletePartialMatch(l)
+	m.ObjectsTracked.DeletePartialMatch(l)
+	m.ResyncDuration.DeletePartialMatch(l)
+	m.LastPushSuccess.DeletePartialMatch(l)
+}

@@ -181,6 +181,7 @@ func (w *Writer) isPending(path string) bool {
 func (w *Writer) apply(ctx context.Context, repo *gitrepo.Repo, kind string, compute func(gitrepo.Head, diff.Current) ([]gitrepo.Commit, []diff.Changeset)) error {
 	t := w.Target()
 	var applied []diff.Changeset
+	made := 0 // commits of the last attempt, counted as failed when the transaction fails
 	start := time.Now()
 	res, err := repo.Apply(ctx, func(_ context.Context, head gitrepo.Head) ([]gitrepo.Commit, error) {
 		cur, err := w.currentFiles(head, t)
@@ -188,7 +189,7 @@ func (w *Writer) apply(ctx context.Context, repo *gitrepo.Repo, kind string, com
 			return nil, err
 		}
 		commits, sets := compute(head, cur)
-		applied = sets
+		applied, made = sets, len(commits)
 		return commits, nil
 	})
 	dest := t.String()
@@ -200,6 +201,7 @@ func (w *Writer) apply(ctx context.Context, repo *gitrepo.Repo, kind string, com
 	if err != nil {
 		if m != nil {
 			m.Pushes.WithLabelValues(dest, "error").Inc()
+			m.Commits.WithLabelValues(dest, "error").Add(float64(made))
 		}
 		return fmt.Errorf("%s: %w", kind, err)
 	}
