@@ -36,7 +36,7 @@ type Built struct {
 	Skipped int
 	// Failed are resources whose list failed: their files are kept.
 	Failed map[schema.GroupResource]error
-	// broken are objects that could not be rendered: their files are kept.
+	// broken are objects that could not be rendered, by FileKey: their files are kept.
 	broken map[snapshot.Key]bool
 	// unavailable reports resources whose API is temporarily unavailable: their files are kept.
 	unavailable func(schema.GroupResource) bool
@@ -106,7 +106,7 @@ func (b *Built) add(t *destination.Target, res discovery.Resource, obj *unstruct
 		b.Skipped++
 	case err != nil:
 		slog.Error("object not rendered, keeping its file", "destination", t.String(), "path", f.Path, "err", err)
-		b.broken[destination.Key(res, obj)] = true
+		b.broken[destination.Key(res, obj).FileKey()] = true
 	default:
 		if _, dup := b.Tree[f.Path]; !dup {
 			b.Objects++

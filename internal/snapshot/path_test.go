@@ -1,6 +1,9 @@
 package snapshot
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -139,4 +142,51 @@ func TestParsePathForeign(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStem: names whose file would exceed 255 bytes, and names that look shortened, get
+// {first 200 bytes}-{16 hex of sha256(name)}; the rest stay as they are.
+func TestStem(t *testing.T) {
+	n := func(c string, count int) string { return strings.Repeat(c, count) }
+	long := n("a", 253)
+	tests := []struct {
+		name, in, want string
+	}{
+		{"short", "app", "app"},
+		{"250 bytes fits", n("b", 250), n("b", 250)},
+		{"251 bytes is 256 with .yaml", n("c", 251), n("c", 200) + "-" + sha16(n("c", 251))},
+		{"253, the DNS limit", long, n("a", 200) + "-" + sha16(long)},
+		{"1000 bytes", n("d", 1000), n("d", 200) + "-" + sha16(n("d", 1000))},
+		// A short name shaped like a shortened one would take the long name's file: it is
+		// shortened too, to a stem of its own.
+		{"looks shortened", n("a", 200) + "-" + sha16(long), n("a", 200) + "-" + sha16(n("a", 200)+"-"+sha16(long))},
+		{"almost looks shortened", n("a", 200) + "-" + strings.ToUpper(sha16(long)), n("a", 200) + "-" + strings.ToUpper(sha16(long))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Stem(tc.in)
+			if got != tc.want {
+				t.Errorf("Stem = %q, want %q", got, tc.want)
+			}
+			if len(got)+len(".yaml") > 255 {
+				t.Errorf("file name is %d bytes", len(got)+len(".yaml"))
+			}
+			p := Path("base", Key{Namespace: "default", Resource: configMaps, Name: tc.in})
+			if want := "base/default/configmaps/" + tc.want + ".yaml"; p != want {
+				t.Errorf("Path = %q, want %q", p, want)
+			}
+			k, ok := ParsePath("base", p)
+			if !ok || k != (Key{Namespace: "default", Resource: configMaps, Name: tc.in}).FileKey() {
+				t.Errorf("ParsePath = %+v, %v; want the FileKey, ours", k, ok)
+			}
+		})
+	}
+	if Stem(long) == Stem(long[:252]+"b") {
+		t.Error("two long names with the same first 200 bytes share a file")
+	}
+}
+
+func sha16(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:16]
 }
