@@ -32,6 +32,13 @@ type WatchRuleSpec struct {
 	// ObjectSelector limits the rule to objects with matching labels.
 	// +optional
 	ObjectSelector *metav1.LabelSelector `json:"objectSelector,omitempty"`
+	// IncludeSystemObjects writes the objects the control plane makes and keeps up to date by
+	// itself (kube-root-ca.crt, the kubernetes Service, auto-updated RBAC and API priority
+	// objects, ...), which are left out by default, for the resources the rules name
+	// explicitly ("*" never includes them). Applied to another cluster they would fight or
+	// break that cluster's own copies.
+	// +optional
+	IncludeSystemObjects bool `json:"includeSystemObjects,omitempty"`
 }
 
 // RuleStatus is the state of a WatchRule or ClusterWatchRule.
@@ -96,6 +103,13 @@ type ClusterWatchRuleSpec struct {
 	// ObjectSelector limits the rule to objects with matching labels.
 	// +optional
 	ObjectSelector *metav1.LabelSelector `json:"objectSelector,omitempty"`
+	// IncludeSystemObjects writes the objects the control plane makes and keeps up to date by
+	// itself (kube-root-ca.crt, the kubernetes Service, auto-updated RBAC and API priority
+	// objects, ...), which are left out by default, for the resources the rules name
+	// explicitly ("*" never includes them). Applied to another cluster they would fight or
+	// break that cluster's own copies.
+	// +optional
+	IncludeSystemObjects bool `json:"includeSystemObjects,omitempty"`
 }
 
 // ClusterWatchRule writes objects from the whole cluster to a GitDestination.

@@ -29,6 +29,7 @@ type snapshotFlags struct {
 	cacheDir      string
 	ageIdentity   string
 	output        string
+	includeSystem bool
 }
 
 func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,6 +45,7 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.StringVarP(&f.selector, "selector", "l", "", "standalone: label selector")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the changeset and write nothing")
 	fs.StringVar(&f.output, "output", "", "standalone: what files hold, Clean (the fields someone set, no server defaults) or Full (every field) (default Clean)")
+	fs.BoolVar(&f.includeSystem, "include-system-objects", false, "standalone: also write the objects the control plane maintains itself (kube-root-ca.crt, the kubernetes Service, auto-updated RBAC, ...) of the resources --resources names")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: in memory)")
 	fs.StringVar(&f.ageIdentity, "age-identity-secret", envOr("POD_NAMESPACE", "gitops-reverser")+"/gitops-reverser-age-identity",
 		"namespace/name of the Secret with the controller's age identity, shared with `run`, for destinations that encrypt Secrets")
@@ -72,29 +74,30 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	opts := resync.Options{
-		Config:        cfg,
-		Repo:          f.repo,
-		Branch:        f.branch,
-		BaseFolder:    f.baseFolder,
-		Resources:     f.resources,
-		Namespaces:    f.namespaces,
-		AllNamespaces: f.allNamespaces,
-		Selector:      f.selector,
-		Output:        output,
-		Auth:          destination.AuthFromData(auth),
-		DryRun:        f.dryRun,
-		CacheDir:      f.cacheDir,
-		AgeIdentity:   identity,
-		Out:           stdout,
-		Summary:       stderr,
+		Config:               cfg,
+		Repo:                 f.repo,
+		Branch:               f.branch,
+		BaseFolder:           f.baseFolder,
+		Resources:            f.resources,
+		Namespaces:           f.namespaces,
+		AllNamespaces:        f.allNamespaces,
+		Selector:             f.selector,
+		Output:               output,
+		IncludeSystemObjects: f.includeSystem,
+		Auth:                 destination.AuthFromData(auth),
+		DryRun:               f.dryRun,
+		CacheDir:             f.cacheDir,
+		AgeIdentity:          identity,
+		Out:                  stdout,
+		Summary:              stderr,
 	}
 	return resync.Run(ctx, opts)
 }
 
 func (f *snapshotFlags) validateStandalone() error {
 	if f.repo == "" {
-		if f.baseFolder != "" || len(f.resources) > 0 || len(f.namespaces) > 0 || f.allNamespaces || f.selector != "" || f.output != "" {
-			return errors.New("--base-folder, --resources, --namespace, --all-namespaces, --selector and --output need --repo")
+		if f.baseFolder != "" || len(f.resources) > 0 || len(f.namespaces) > 0 || f.allNamespaces || f.selector != "" || f.output != "" || f.includeSystem {
+			return errors.New("--base-folder, --resources, --namespace, --all-namespaces, --selector, --output and --include-system-objects need --repo")
 		}
 	}
 	if f.allNamespaces && len(f.namespaces) > 0 {

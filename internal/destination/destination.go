@@ -51,11 +51,14 @@ type Source struct {
 	InNamespaces map[string]bool
 	// Selector limits objects by label; nil selects everything.
 	Selector labels.Selector
+	// IncludeSystem keeps the objects the control plane maintains itself (systemObject): the
+	// rule opted in and names the resource explicitly.
+	IncludeSystem bool
 }
 
 // Accepts reports whether obj, an object of s.Resource, belongs in the destination.
 func (s Source) Accepts(obj *unstructured.Unstructured) bool {
-	if systemObject(s.Resource.GVR.GroupResource(), obj) {
+	if !s.IncludeSystem && systemObject(s.Resource.GVR.GroupResource(), obj) {
 		return false
 	}
 	ns := obj.GetNamespace()

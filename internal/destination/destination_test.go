@@ -66,7 +66,8 @@ func TestSourceAccepts(t *testing.T) {
 		want bool
 	}{
 		{"plain", Source{Resource: cms}, obj("a", "x", nil, false), true},
-		{"root CA is never written", Source{Resource: named}, obj("a", "kube-root-ca.crt", nil, false), false},
+		{"root CA is left out, even named", Source{Resource: named}, obj("a", "kube-root-ca.crt", nil, false), false},
+		{"root CA named with the opt-in", Source{Resource: named, IncludeSystem: true}, obj("a", "kube-root-ca.crt", nil, false), true},
 		{"other namespace", Source{Resource: cms, Namespace: "b"}, obj("a", "x", nil, false), false},
 		{"namespace selector", Source{Resource: cms, InNamespaces: map[string]bool{"b": true}}, obj("a", "x", nil, false), false},
 		{"label selector", Source{Resource: cms, Selector: labels.SelectorFromSet(labels.Set{"team": "shop"})}, obj("a", "x", map[string]string{"team": "shop"}, false), true},

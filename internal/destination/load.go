@@ -130,7 +130,7 @@ func addWatchRule(byName map[types.NamespacedName]*Target, cat *discovery.Catalo
 	}
 	resources, err := resolveRules(cat, rules)
 	for _, res := range resources {
-		t.Sources = append(t.Sources, Source{Resource: res, Namespace: r.Namespace, Selector: sel})
+		t.Sources = append(t.Sources, Source{Resource: res, Namespace: r.Namespace, Selector: sel, IncludeSystem: r.Spec.IncludeSystemObjects && res.Named})
 	}
 	if err != nil {
 		return problem(reasonOf(err), err.Error())
@@ -162,7 +162,7 @@ func addClusterWatchRule(ctx context.Context, kube kubernetes.Interface, byName 
 	}
 	resources, err := resolveRules(cat, rules)
 	for _, res := range resources {
-		t.Sources = append(t.Sources, Source{Resource: res, InNamespaces: inNamespaces, Selector: sel})
+		t.Sources = append(t.Sources, Source{Resource: res, InNamespaces: inNamespaces, Selector: sel, IncludeSystem: r.Spec.IncludeSystemObjects && res.Named})
 	}
 	if err != nil {
 		return problem(reasonOf(err), err.Error())

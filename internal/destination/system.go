@@ -25,6 +25,11 @@ func systemObject(gr schema.GroupResource, obj *unstructured.Unstructured) bool 
 		return strings.HasPrefix(name, "system-")
 	case schema.GroupResource{Resource: "serviceaccounts"}:
 		return name == "default" && untouchedServiceAccount(obj)
+	case schema.GroupResource{Group: "certificates.k8s.io", Resource: "clustertrustbundles"}:
+		// The kube-controller-manager publishes the apiserver's serving CA: restored into
+		// another cluster, it would make that cluster trust the old one's.
+		signer, _, _ := unstructured.NestedString(obj.Object, "spec", "signerName")
+		return signer == "kubernetes.io/kube-apiserver-serving"
 	}
 	switch gr.Group {
 	case "rbac.authorization.k8s.io":

@@ -42,6 +42,9 @@ type Options struct {
 	Auth          gitrepo.Auth
 	// Output is what the files hold; "" is snapshot.DefaultOutput.
 	Output snapshot.Output
+	// IncludeSystemObjects keeps the objects the control plane maintains itself, for the
+	// resources Resources names explicitly.
+	IncludeSystemObjects bool
 
 	// AgeIdentity is namespace/name of the Secret with the controller's age identity, for
 	// destinations that encrypt Secrets.
@@ -243,12 +246,13 @@ func standalone(cat *disc.Catalog, o Options) (*destination.Target, error) {
 		namespaces = o.Namespaces
 	}
 	for _, r := range resources {
+		system := o.IncludeSystemObjects && r.Named
 		if !r.Namespaced {
-			t.Sources = append(t.Sources, destination.Source{Resource: r, Selector: sel})
+			t.Sources = append(t.Sources, destination.Source{Resource: r, Selector: sel, IncludeSystem: system})
 			continue
 		}
 		for _, ns := range namespaces {
-			t.Sources = append(t.Sources, destination.Source{Resource: r, Namespace: ns, Selector: sel})
+			t.Sources = append(t.Sources, destination.Source{Resource: r, Namespace: ns, Selector: sel, IncludeSystem: system})
 		}
 	}
 	return t, nil
