@@ -38,6 +38,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	w := &o.Webhook
 	fs.StringVar(&w.Addr, "webhook-addr", ":9443", "HTTPS address of the admission webhook that records who made a change; 0 disables it")
 	fs.StringVar(&w.CertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key (reloaded on change); empty: a self-signed certificate whose CA is patched into the webhook configuration")
+	fs.StringVar(&w.ClientCA, "webhook-client-ca", "", "PEM file of the CA whose client certificates the webhook requires (the kube-apiserver's, through its admission configuration); empty: any caller that reaches the port is served")
 	fs.StringVar(&w.ConfigName, "webhook-config-name", "gitops-reverser", "ValidatingWebhookConfiguration kept in step with the watched resources")
 	fs.StringVar(&w.Service, "webhook-service", "gitops-reverser-webhook", "webhook Service in --namespace")
 	fs.StringVar(&w.URL, "webhook-url", "", "clientConfig.url of the webhook instead of the Service, for running outside the cluster (https://host:port/validate)")

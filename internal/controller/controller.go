@@ -53,6 +53,9 @@ type WebhookOptions struct {
 	Addr string
 	// CertDir holds tls.crt and tls.key; empty means a self-signed certificate made at start-up.
 	CertDir string
+	// ClientCA is a PEM file of the CA whose client certificates callers must present; empty:
+	// no client certificate is asked for.
+	ClientCA string
 	// ConfigName is the ValidatingWebhookConfiguration kept in step with the watched resources.
 	ConfigName string
 	// Service is the webhook Service in Namespace (certificate names, clientConfig.service).
@@ -115,10 +118,11 @@ func startWebhook(ctx context.Context, o Options, m *metrics.Metrics, mgr *manag
 		m.WebhookRequests.WithLabelValues(result).Inc()
 	}})
 	srv, err := webhook.NewServer(webhook.ServerOptions{
-		Addr:     o.Webhook.Addr,
-		CertDir:  o.Webhook.CertDir,
-		DNSNames: webhook.ServiceDNSNames(o.Webhook.Service, o.Namespace),
-		Handler:  h,
+		Addr:         o.Webhook.Addr,
+		CertDir:      o.Webhook.CertDir,
+		ClientCAFile: o.Webhook.ClientCA,
+		DNSNames:     webhook.ServiceDNSNames(o.Webhook.Service, o.Namespace),
+		Handler:      h,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)

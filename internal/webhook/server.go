@@ -3,11 +3,13 @@ package webhook
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -23,6 +25,11 @@ type ServerOptions struct {
 	DNSNames []string
 	// Handler serves Path, normally NewHandler's.
 	Handler http.Handler
+	// ClientCAFile, when set, is a PEM file of CA certificates: only callers presenting a
+	// client certificate signed by one of them are served (the kube-apiserver, given an
+	// admission configuration with a kubeconfig holding such a certificate). Without it
+	// anyone who reaches the port can record authors.
+	ClientCAFile string
 }
 
 const shutdownTimeout = 5 * time.Second
@@ -66,6 +73,13 @@ func NewServer(o ServerOptions) (*Server, error) {
 
 func (s *Server) tlsConfig(o ServerOptions) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.ClientCAFile != "" {
+		pool, err := clientCAs(o.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("webhook server: %w", err)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
 	if o.CertDir != "" {
 		dir, err := newCertDir(o.CertDir)
 		if err != nil {
@@ -81,6 +95,19 @@ func (s *Server) tlsConfig(o ServerOptions) (*tls.Config, error) {
 	s.caBundle = caPEM
 	cfg.Certificates = []tls.Certificate{*cert}
 	return cfg, nil
+}
+
+// clientCAs reads the CA certificates client certificates must be signed by.
+func clientCAs(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("client CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("client CA %s: no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 // Addr is the bound address.

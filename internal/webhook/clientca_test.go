@@ -1,0 +1,120 @@
+package webhook
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+)
+
+// testCA is a CA that signs client certificates.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	must(t, err)
+	cert, err := x509.ParseCertificate(der)
+	must(t, err)
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+// client is a client certificate for cn signed by the CA, as PEM certificate and key.
+func (ca *testCA) client(t *testing.T, cn string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	must(t, err)
+	kb, err := x509.MarshalECPrivateKey(key)
+	must(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}
+
+// With ClientCAFile only callers with a client certificate of that CA are served: the others
+// fail the TLS handshake and record nothing.
+func TestServerRequiresClientCertificate(t *testing.T) {
+	ca, other := newTestCA(t, "apiserver-clients"), newTestCA(t, "someone-else")
+	caFile := filepath.Join(t.TempDir(), "client-ca.crt")
+	must(t, os.WriteFile(caFile, ca.pem, 0o600))
+	cache := NewCache(10, time.Minute)
+	s, err := NewServer(ServerOptions{Addr: "127.0.0.1:0", ClientCAFile: caFile, Handler: NewHandler(cache, HandlerOptions{})})
+	must(t, err)
+	serve(t, s)
+
+	withCert := func(certPEM, keyPEM []byte) *http.Client {
+		c := httpsClient(t, s.CABundle())
+		if certPEM != nil {
+			pair, err := tls.X509KeyPair(certPEM, keyPEM)
+			must(t, err)
+			c.Transport.(*http.Transport).TLSClientConfig.Certificates = []tls.Certificate{pair}
+		}
+		return c
+	}
+	good, goodKey := ca.client(t, "kube-apiserver")
+	bad, badKey := other.client(t, "attacker")
+	tests := []struct {
+		name   string
+		client *http.Client
+		served bool
+	}{
+		{"no client certificate", withCert(nil, nil), false},
+		{"certificate of another CA", withCert(bad, badKey), false},
+		{"certificate of the client CA", withCert(good, goodKey), true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			user := "forged-" + tc.name
+			body := reviewSpec{UID: "u" + string(rune('a'+i)), Op: admissionv1.Create, GVR: configMapsGVR, Namespace: "shop", Name: "app", Object: configMap("shop", "app", tc.name), User: user}.body(t)
+			status, err := postStatus(tc.client, validateURL(s), body)
+			switch {
+			case tc.served && (err != nil || status != http.StatusOK):
+				t.Errorf("status %d, err %v; want 200", status, err)
+			case !tc.served && err == nil:
+				t.Errorf("served with status %d; want a failed handshake", status)
+			}
+			k := Key{Resource: "configmaps", Namespace: "shop", Name: "app", Operation: OpCreate, Hash: mustHash(t, configMap("shop", "app", tc.name))}
+			if _, found := cache.Lookup(k); found != tc.served {
+				t.Errorf("recorded = %v, want %v", found, tc.served)
+			}
+		})
+	}
+}
+
+func TestServerClientCAUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.crt")
+	must(t, os.WriteFile(notPEM, []byte("not a certificate"), 0o600))
+	for name, file := range map[string]string{"missing": filepath.Join(dir, "nope"), "not PEM": notPEM} {
+		if _, err := NewServer(ServerOptions{Addr: "127.0.0.1:0", ClientCAFile: file, Handler: http.NotFoundHandler()}); err == nil {
+			t.Errorf("%s: NewServer succeeded", name)
+		}
+	}
+}
