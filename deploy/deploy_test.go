@@ -532,3 +532,34 @@ func TestWebhookContract(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookNetworkPolicyComponent: the component adds one NetworkPolicy, admitted by the API
+// server, that selects the controller's Pods and lets the webhook port be reached only from an
+// ipBlock (a user's patch sets it), metrics and health from anywhere.
+func TestWebhookNetworkPolicyComponent(t *testing.T) {
+	objs := renderOverlay(t, "resources:\n  - {{deploy}}\ncomponents:\n  - {{deploy}}/components/webhook-networkpolicy\n"+
+		"patches:\n  - target: {kind: NetworkPolicy, name: gitops-reverser-webhook}\n    patch: |\n      - op: replace\n        path: /spec/ingress/0/from/0/ipBlock/cidr\n        value: 10.0.0.0/24\n")
+	want := append(ids(render(t, ".")), "NetworkPolicy gitops-reverser/gitops-reverser-webhook")
+	sort.Strings(want)
+	if diff := cmp.Diff(want, ids(objs)); diff != "" {
+		t.Fatalf("objects (-want +got):\n%s", diff)
+	}
+	s := newServer(t)
+	s.createNamespaces(t, objs)
+	assertAdmitted(t, s, objs)
+
+	np := find(t, objs, "NetworkPolicy", "gitops-reverser-webhook").Object
+	pod := find(t, objs, "Deployment", "gitops-reverser").Object
+	podLabels, _, _ := unstructured.NestedStringMap(pod, "spec", "template", "metadata", "labels")
+	selector, _, _ := unstructured.NestedStringMap(np, "spec", "podSelector", "matchLabels")
+	for k, v := range selector {
+		if podLabels[k] != v {
+			t.Errorf("podSelector %s=%s does not match the controller's Pods %v", k, v, podLabels)
+		}
+	}
+	ingress, _, _ := unstructured.NestedSlice(np, "spec", "ingress")
+	got := fmt.Sprint(ingress)
+	if want := "[map[from:[map[ipBlock:map[cidr:10.0.0.0/24]]] ports:[map[port:webhook protocol:TCP]]] map[ports:[map[port:metrics protocol:TCP] map[port:health protocol:TCP]]]]"; got != want {
+		t.Errorf("ingress:\n%s\nwant:\n%s", got, want)
+	}
+}
