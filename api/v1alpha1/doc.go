@@ -35,4 +35,7 @@ const (
 	// ReasonIdentityUnavailable: the controller's own age identity Secret (in its namespace)
 	// cannot be read or created; not the user's spec, and retried.
 	ReasonIdentityUnavailable = "IdentityUnavailable"
+	// ReasonObjectsNotRendered: the last sync wrote everything else, but some objects cannot
+	// be written (nested deeper than the limit): their files are kept as they are.
+	ReasonObjectsNotRendered = "ObjectsNotRendered"
 )

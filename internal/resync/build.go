@@ -6,6 +6,7 @@ package resync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 
@@ -38,6 +39,8 @@ type Built struct {
 	Failed map[schema.GroupResource]error
 	// broken are objects that could not be rendered, by FileKey: their files are kept.
 	broken map[snapshot.Key]bool
+	// firstBroken says why the first of them was not rendered.
+	firstBroken string
 	// unavailable reports resources whose API is temporarily unavailable: their files are kept.
 	unavailable func(schema.GroupResource) bool
 }
@@ -51,6 +54,15 @@ func (b *Built) Keep(k snapshot.Key) bool {
 		return true
 	}
 	return b.broken[k]
+}
+
+// Unrendered is the status message for objects that could not be rendered (their files
+// kept), "" when every object was.
+func (b *Built) Unrendered() string {
+	if len(b.broken) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d objects cannot be written, their files are kept; %s", len(b.broken), b.firstBroken)
 }
 
 // listConcurrency bounds the lists in flight against the API server.
@@ -107,6 +119,9 @@ func (b *Built) add(t *destination.Target, res discovery.Resource, obj *unstruct
 	case err != nil:
 		slog.Error("object not rendered, keeping its file", "destination", t.String(), "path", f.Path, "err", err)
 		b.broken[destination.Key(res, obj).FileKey()] = true
+		if b.firstBroken == "" {
+			b.firstBroken = f.Path + ": " + err.Error()
+		}
 	default:
 		if _, dup := b.Tree[f.Path]; !dup {
 			b.Objects++

@@ -124,13 +124,14 @@ func Run(ctx context.Context, o Options) error {
 // result is what one destination's snapshot did.
 type result struct {
 	Outcome
-	files int // object files desired under baseFolder
+	files      int    // object files desired under baseFolder
+	unrendered string // Built.Unrendered
 }
 
 func snapshotOne(ctx context.Context, objs Objects, cat *disc.Catalog, t *destination.Target, o Options) (result, error) {
 	start := time.Now()
 	b := Build(ctx, objs, t, cat.Unavailable)
-	res := result{files: len(b.Tree)}
+	res := result{files: len(b.Tree), unrendered: b.Unrendered()}
 	if o.DryRun {
 		cs, err := dryRun(ctx, t, b, o)
 		if err != nil {
@@ -165,6 +166,9 @@ func summary(w io.Writer, t *destination.Target, b *Built, res result, took time
 	if len(b.Failed) > 0 {
 		fmt.Fprintf(w, ", %d types failed to list (files kept)", len(b.Failed))
 	}
+	if len(b.broken) > 0 {
+		fmt.Fprintf(w, ", %d objects not rendered (files kept)", len(b.broken))
+	}
 	if !res.Head.IsZero() {
 		fmt.Fprintf(w, ", head %s", res.Head.String()[:12])
 	}
@@ -183,6 +187,9 @@ func reportStatus(ctx context.Context, dyn dynamic.Interface, t *destination.Tar
 		}
 		if len(res.Changes) > 0 {
 			s.LastPush = time.Now()
+		}
+		if res.unrendered != "" {
+			s.Ready, s.Reason, s.Message = false, v1alpha1.ReasonObjectsNotRendered, res.unrendered
 		}
 	}
 	status.WriteDestination(ctx, dyn, t.Name, s)

@@ -148,6 +148,9 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 	}()
 	start := time.Now()
 	b := resync.Build(ctx, w.opts.Objects, t, w.opts.Unavailable)
+	w.mu.Lock()
+	w.unrendered = b.Unrendered()
+	w.mu.Unlock()
 	slog.Debug("resync tree built", "destination", t.String(), "files", len(b.Tree), "took", time.Since(start).String())
 	err := w.apply(ctx, repo, "resync", func(head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
 		// A path changed since the caches were read is left to its pending change, which is
@@ -257,6 +260,7 @@ func (w *Writer) succeeded(t *destination.Target, sets []diff.Changeset, head pl
 	}
 	files := len(w.known)
 	lastHead := w.knownHead
+	unrendered := w.unrendered
 	w.mu.Unlock()
 	if m := w.opts.Metrics; m != nil {
 		m.ObjectsTracked.WithLabelValues(t.String()).Set(float64(files))
@@ -270,6 +274,9 @@ func (w *Writer) succeeded(t *destination.Target, sets []diff.Changeset, head pl
 		}
 		if pushed {
 			s.LastPush = time.Now()
+		}
+		if unrendered != "" {
+			s.Ready, s.Reason, s.Message = false, v1alpha1.ReasonObjectsNotRendered, unrendered
 		}
 	})
 }

@@ -56,6 +56,7 @@ type Writer struct {
 	knownHead    plumbing.Hash
 	resyncWanted bool
 	status       status.Destination
+	unrendered   string // the last resync's Built.Unrendered, reported until a resync clears it
 }
 
 // New makes a writer for t; Start runs it. The owner asks for the first resync (Resync) once
