@@ -16,6 +16,9 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
 
 // testCA is a CA that signs client certificates.
@@ -117,4 +120,41 @@ func TestServerClientCAUnreadable(t *testing.T) {
 			t.Errorf("%s: NewServer succeeded", name)
 		}
 	}
+}
+
+// The kube-apiserver, given the admission configuration the README shows, presents its client
+// certificate and is served by a webhook that requires one.
+func TestAPIServerPresentsClientCertificate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a control plane of its own")
+	}
+	dir := t.TempDir()
+	ca := newTestCA(t, "apiserver-clients")
+	certPEM, keyPEM := ca.client(t, "kube-apiserver")
+	files := map[string][]byte{
+		"client-ca.crt": ca.pem, "webhook-client.crt": certPEM, "webhook-client.key": keyPEM,
+		"webhook-kubeconfig.yaml": []byte("apiVersion: v1\nkind: Config\nusers:\n- name: \"*\"\n  user:\n" +
+			"    client-certificate: " + filepath.Join(dir, "webhook-client.crt") + "\n" +
+			"    client-key: " + filepath.Join(dir, "webhook-client.key") + "\n"),
+		"admission.yaml": []byte("apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n" +
+			"- name: ValidatingAdmissionWebhook\n  configuration:\n    apiVersion: apiserver.config.k8s.io/v1\n" +
+			"    kind: WebhookAdmissionConfiguration\n    kubeConfigFile: " + filepath.Join(dir, "webhook-kubeconfig.yaml") + "\n"),
+	}
+	for name, b := range files {
+		must(t, os.WriteFile(filepath.Join(dir, name), b, 0o600))
+	}
+	e, err := kubetest.StartWith(map[string]string{"admission-control-config-file": filepath.Join(dir, "admission.yaml")})
+	must(t, err)
+	t.Cleanup(func() { _ = e.Stop() })
+	admin := kubetest.NewClient(t, e.Config)
+
+	w := &liveWebhook{cache: NewCache(100, time.Minute), results: &results{}}
+	w.server, err = NewServer(ServerOptions{Addr: "127.0.0.1:0", ClientCAFile: filepath.Join(dir, "client-ca.crt"),
+		Handler: NewHandler(w.cache, HandlerOptions{Observe: w.results.observe})})
+	must(t, err)
+	w.stop = serve(t, w.server)
+	conf := NewConfigurator(admin.Kube, ConfigOptions{Name: "client-ca-test", URL: validateURL(w.server), CABundle: w.server.CABundle()})
+	must(t, conf.SetResources(t.Context(), []discovery.Resource{configMapsResource}))
+	admin.Namespace(t, "client-ca")
+	w.waitCalled(t, admin.Kube, "client-ca")
 }

@@ -28,7 +28,11 @@ type Env struct {
 }
 
 // Start starts kube-apiserver and etcd and installs the CRDs in deploy/crds.
-func Start() (*Env, error) {
+func Start() (*Env, error) { return StartWith(nil) }
+
+// StartWith is Start with extra kube-apiserver flags (name without dashes -> value), such as
+// an admission-control-config-file.
+func StartWith(apiserverFlags map[string]string) (*Env, error) {
 	ctrllog.SetLogger(logr.Discard()) // envtest logs through controller-runtime; nothing to say
 	bin := filepath.Join(Root(), "bin")
 	if _, err := os.Stat(filepath.Join(bin, "kube-apiserver")); err != nil {
@@ -38,6 +42,9 @@ func Start() (*Env, error) {
 		BinaryAssetsDirectory: bin,
 		CRDDirectoryPaths:     []string{filepath.Join(Root(), "deploy", "crds")},
 		ErrorIfCRDPathMissing: true,
+	}
+	for k, v := range apiserverFlags {
+		env.ControlPlane.GetAPIServer().Configure().Set(k, v)
 	}
 	cfg, err := env.Start()
 	if err != nil {
