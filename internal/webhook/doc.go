@@ -3,12 +3,15 @@
 //
 // It has four parts, each usable on its own:
 //   - Cache: a bounded, expiring map from (group, resource, namespace, name, operation, hash of
-//     the sanitized object) to username. The watch-event side looks authors up with the same
-//     Key, hashing its object with ObjectHash, so both sides always agree.
+//     the sanitized object) to username, keeping a fixed-size digest of that Key, so an entry
+//     costs the same whatever a request held. The watch-event side looks authors up with the
+//     same Key, hashing its object with ObjectHash, so both sides always agree.
 //   - Handler: the /validate endpoint. It always allows, ignores dry-run requests, records the
-//     requesting user, and answers malformed requests with 400.
+//     requesting user, and answers malformed requests with 400: bad JSON, oversized bodies,
+//     objects nested deeper than snapshot.MaxDepth, usernames over MaxUsernameBytes.
 //   - Server: HTTPS for the handler, with a certificate directory that is reloaded when its files
-//     change, or a self-signed CA and serving certificate made at start-up.
+//     change, or a self-signed CA and serving certificate made at start-up; with a client CA it
+//     serves only callers presenting a certificate of that CA (the kube-apiserver).
 //   - Configurator: keeps the ValidatingWebhookConfiguration's rules equal to the resources the
 //     controller watches, so writes to anything else never reach the webhook.
 //
