@@ -1,5 +1,8 @@
 // Command baseline is the yardstick of `make bench`: a plain paged LIST with client-go, each
-// object written as YAML with sigs.k8s.io/yaml, committed and pushed with the git CLI.
+// object written as YAML with sigs.k8s.io/yaml, committed and pushed with the git CLI. With
+// -informer it is instead a plain client-go dynamic informer of ConfigMaps that caches whole
+// objects, as most controllers do: it prints "synced" once its cache is full and runs until
+// killed.
 package main
 
 import (
@@ -16,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/pager"
 	"sigs.k8s.io/yaml"
@@ -26,7 +31,12 @@ func main() {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig")
 	remote := fs.String("remote", "", "bare repository to push to")
 	work := fs.String("work", "", "working tree to write")
+	informer := fs.Bool("informer", false, "cache every ConfigMap in a dynamic informer and run until killed")
 	_ = fs.Parse(os.Args[1:])
+	run := run
+	if *informer {
+		run = func(kubeconfig, _, _ string) error { return cacheAll(kubeconfig) }
+	}
 	if err := run(*kubeconfig, *remote, *work); err != nil {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		os.Exit(1)
@@ -79,4 +89,26 @@ func run(kubeconfig, remote, work string) error {
 		}
 	}
 	return nil
+}
+
+// cacheAll runs a dynamic informer of every ConfigMap, as a controller without any trimming
+// would, until the process is killed.
+func cacheAll(kubeconfig string) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	f := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
+	inf := f.ForResource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Informer()
+	stop := make(chan struct{})
+	f.Start(stop)
+	if !cache.WaitForCacheSync(stop, inf.HasSynced) {
+		return fmt.Errorf("informer did not sync")
+	}
+	fmt.Println("synced", len(inf.GetStore().ListKeys()))
+	select {}
 }

@@ -168,29 +168,14 @@ func newInformer(client dynamic.Interface, gvr schema.GroupVersionResource) cach
 	return dynamicinformer.NewFilteredDynamicInformer(client, gvr, "", 0, indexers, nil).Informer()
 }
 
-// stripObject drops what is big on every object and never used: the last-applied annotation,
-// and of managedFields all but the union of their field sets, which the Clean output needs
-// (snapshot.CompactManagedFields). Labels, ownerReferences and status stay: filters need the
-// first two, and keeping status keeps the transform minimal (the sanitizer drops it when
-// writing). Objects are mutated in place, which client-go allows since v1.27; stripping twice
-// is a no-op.
+// stripObject keeps of every object what writing it needs (snapshot.Compact): its identity,
+// the metadata filters read, and its files rendered once. Objects are replaced, not mutated.
 func stripObject(obj any) (any, error) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
 		return obj, nil
 	}
-	md, ok := u.Object["metadata"].(map[string]any)
-	if !ok {
-		return obj, nil
-	}
-	snapshot.CompactManagedFields(u)
-	if ann, ok := md["annotations"].(map[string]any); ok {
-		delete(ann, lastApplied)
-		if len(ann) == 0 {
-			delete(md, "annotations")
-		}
-	}
-	return u, nil
+	return snapshot.Compact(u), nil
 }
 
 // eventHandler forwards an informer's events to h. Adds from the initial list are not

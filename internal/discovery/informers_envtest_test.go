@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
 
@@ -19,12 +20,11 @@ var env *kubetest.Env
 
 func TestMain(m *testing.M) { kubetest.Main(m, &env) }
 
-// seen is one event of the watched ConfigMap: op, its data value, and whether managedFields
-// (always set by a real apiserver) reached the handler as more than their compact union.
+// seen is one event of the watched ConfigMap: op, and its data value as the cached object's
+// file holds it.
 type seen struct {
-	Op            string
-	Value         string
-	ManagedFields bool
+	Op    string
+	Value string
 }
 
 // configMapEvents records events of one ConfigMap.
@@ -37,14 +37,12 @@ func (h *configMapEvents) OnEvent(_ discovery.Resource, op discovery.Op, obj *un
 	if obj.GetNamespace() != h.namespace || obj.GetName() != h.name {
 		return
 	}
-	v, _, _ := unstructured.NestedString(obj.Object, "data", "k")
-	h.ch <- seen{Op: op.String(), Value: v, ManagedFields: !compacted(obj.GetManagedFields())}
-}
-
-// compacted reports whether mf is as the cache keeps it: nothing (a Clean file would hold
-// everything anyway), or one entry with no manager or time.
-func compacted(mf []metav1.ManagedFieldsEntry) bool {
-	return len(mf) == 0 || len(mf) == 1 && mf[0].Manager == "" && mf[0].Time == nil && mf[0].FieldsV1 != nil
+	file, err := snapshot.NewRendering(obj).Plain(snapshot.Full)
+	if err != nil {
+		file = []byte(err.Error())
+	}
+	_, v, _ := strings.Cut(string(file), "\n  k: ")
+	h.ch <- seen{Op: op.String(), Value: strings.TrimSpace(v)}
 }
 
 func TestInformersAPIServer(t *testing.T) {

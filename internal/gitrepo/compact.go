@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-billy/v5"
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -74,7 +73,7 @@ func (r *Repo) compact() error {
 		}
 	}
 	// The storage caches the indexes of the packs just removed: open the clone afresh.
-	repo, err := git.PlainOpen(r.opts.Dir)
+	repo, err := openBare(r.opts.Dir)
 	if err != nil {
 		return fmt.Errorf("compact: reopen: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -52,9 +53,16 @@ func (r *Repo) fetch(ctx context.Context) error {
 
 // push sends the objects and moves the remote branch from base to tip, never
 // forcing: a remote branch that is not at base any more gives errMoved.
-func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, objects []plumbing.Hash, pending *overlay) error {
-	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, objects []plumbing.Hash, pending *overlay) (err error) {
+	// A large pack may take longer than the timeout to send: a push is given up only when it
+	// stops making progress (see progressReader).
+	ctx, extend, cancel := idleContext(ctx, r.opts.Timeout)
 	defer cancel()
+	defer func() {
+		if err != nil && errors.Is(context.Cause(ctx), errNoProgress) {
+			err = fmt.Errorf("%w: %w", errNoProgress, err)
+		}
+	}()
 	sess, err := r.receivePackSession()
 	if err != nil {
 		return r.netError("push", err)
@@ -77,7 +85,7 @@ func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, objects []plum
 	if err != nil {
 		return err
 	}
-	req.Packfile = io.NopCloser(bytes.NewReader(pack))
+	req.Packfile = io.NopCloser(&progressReader{r: bytes.NewReader(pack), idle: r.opts.Timeout, extend: extend})
 	status, err := sess.ReceivePack(ctx, req)
 	if status != nil && status.Error() != nil {
 		return r.pushRejected(status.Error())
@@ -164,4 +172,38 @@ func short(h plumbing.Hash) string {
 		return "nothing (no branch)"
 	}
 	return h.String()[:12]
+}
+
+// errNoProgress ends a network operation that made no progress for its timeout.
+var errNoProgress = fmt.Errorf("no progress within the timeout: %w", context.DeadlineExceeded)
+
+// idleContext is ctx, cancelled with errNoProgress once the time given to the last call of
+// extend (idle at first) passes without another call.
+func idleContext(ctx context.Context, idle time.Duration) (context.Context, func(time.Duration), context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(idle, func() { cancel(errNoProgress) })
+	return ctx, func(d time.Duration) { timer.Reset(d) }, func() { timer.Stop(); cancel(context.Canceled) }
+}
+
+// minPushRate is the slowest upload a push is allowed once its pack is handed over: the HTTP
+// transport reads the whole pack before sending it, and the server checks it after.
+const minPushRate = 256 << 10 // bytes per second
+
+// progressReader extends the push's time on every read of its pack, and once the whole pack
+// is read, by the time it may take to send and check at minPushRate.
+type progressReader struct {
+	r      *bytes.Reader
+	idle   time.Duration
+	extend func(time.Duration)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	switch {
+	case errors.Is(err, io.EOF):
+		p.extend(p.idle + time.Duration(p.r.Size())*time.Second/minPushRate)
+	case n > 0:
+		p.extend(p.idle)
+	}
+	return n, err
 }

@@ -112,10 +112,7 @@ func (r *Repo) openClone() (*git.Repository, error) {
 	if err := emptyDir(r.opts.Dir); err != nil {
 		return nil, err
 	}
-	repo, err := git.PlainInitWithOptions(r.opts.Dir, &git.PlainInitOptions{
-		Bare:        true,
-		InitOptions: git.InitOptions{DefaultBranch: r.branch},
-	})
+	repo, err := initBare(r.opts.Dir, r.branch)
 	if err != nil {
 		return nil, fmt.Errorf("init clone in %s: %w", r.opts.Dir, err)
 	}
@@ -127,7 +124,7 @@ func (r *Repo) reopenClone() (*git.Repository, error) {
 	if _, err := os.Stat(filepath.Join(r.opts.Dir, "objects")); err != nil {
 		return nil, err
 	}
-	repo, err := git.PlainOpen(r.opts.Dir)
+	repo, err := openBare(r.opts.Dir)
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,9 @@ func (r *Rendering) Plain(o Output) ([]byte, error) {
 	if got, ok := r.done[o]; ok {
 		return got.b, got.err
 	}
+	if b, ok, err := compactPlain(r.obj, o); ok {
+		return b, err
+	}
 	b, err := PlainFor(r.obj, o)
 	r.done[o] = rendered{b: b, err: err}
 	return b, err

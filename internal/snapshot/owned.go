@@ -3,7 +3,6 @@ package snapshot
 import (
 	"bytes"
 	"encoding/json"
-	"reflect"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -63,12 +62,9 @@ func entryFields(e any, apiVersion string) (*fieldpath.Set, bool) {
 	return s, true
 }
 
-// fieldsJSON is an entry's fieldsV1 as JSON: decoded, as the API server sends it, or already
-// JSON text, as CompactManagedFields keeps it.
+// fieldsJSON is an entry's fieldsV1, decoded as the API server sends it, as JSON.
 func fieldsJSON(v any) ([]byte, bool) {
 	switch v := v.(type) {
-	case string:
-		return []byte(v), true
 	case map[string]any:
 		b, err := json.Marshal(v)
 		return b, err == nil
@@ -85,39 +81,6 @@ func withoutChild(s *fieldpath.Set, pe fieldpath.PathElement) *fieldpath.Set {
 // API version.
 func onlyMetadata(s *fieldpath.Set) bool {
 	return withoutChild(s, metadataElement).Empty()
-}
-
-// CompactManagedFields replaces obj's managedFields, in place, with the one entry that Clean
-// needs: the union of every entry's fields without status, under obj's apiVersion, with no
-// manager, operation or time, and fieldsV1 kept as its JSON text (a string), which takes a
-// small part of the memory of the decoded tree. OwnedFields reads either form. An object
-// whose Clean file is its Full file (everything is owned, as for most objects made by an
-// Update) or whose managedFields are not usable (see OwnedFields) loses them: Clean then
-// writes it in full, the same file. Compacting twice changes nothing. It is for informer
-// caches, which otherwise keep a field set per manager and per status writer on every object.
-func CompactManagedFields(obj *unstructured.Unstructured) {
-	md, ok := obj.Object["metadata"].(map[string]any)
-	if !ok {
-		return
-	}
-	if _, found := md["managedFields"]; !found {
-		return
-	}
-	set, ok := OwnedFields(obj)
-	if !ok || reflect.DeepEqual(Sanitize(obj).Object, Sanitize(keepOwned(obj, set)).Object) {
-		delete(md, "managedFields") // Clean writes it in full anyway
-		return
-	}
-	raw, err := set.ToJSON()
-	if err != nil {
-		delete(md, "managedFields")
-		return
-	}
-	md["managedFields"] = []any{map[string]any{
-		"apiVersion": obj.GetAPIVersion(),
-		"fieldsType": "FieldsV1",
-		"fieldsV1":   string(raw),
-	}}
 }
 
 // identityFields are kept whatever managedFields say: the server strips them from every

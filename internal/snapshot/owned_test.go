@@ -178,48 +178,10 @@ func TestSanitizeForClean(t *testing.T) {
 			if diff := cmp.Diff(before.Object, tc.obj.Object); diff != "" {
 				t.Errorf("input changed (-before +after):\n%s", diff)
 			}
-			compact := tc.obj.DeepCopy()
-			CompactManagedFields(compact)
-			if diff := cmp.Diff(tc.want, SanitizeFor(compact, Clean).Object); diff != "" {
-				t.Errorf("SanitizeFor Clean after CompactManagedFields (-want +got):\n%s", diff)
-			}
 			if diff := cmp.Diff(Sanitize(tc.obj).Object, SanitizeFor(tc.obj, Full).Object); diff != "" {
 				t.Errorf("SanitizeFor Full is not Sanitize (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-func TestCompactManagedFields(t *testing.T) {
-	obj := withFields(map[string]any{"a": "1", "b": "2", "defaulted": "3"},
-		entry("example.com/v1", "kubectl", "Apply", fields{"f:spec": fields{"f:a": fields{}}}),
-		entry("example.com/v1", "ctl", "Update", fields{"f:spec": fields{"f:b": fields{}}, "f:status": fields{"f:x": fields{}}}))
-	CompactManagedFields(obj)
-	want := []any{map[string]any{
-		"apiVersion": "example.com/v1", "fieldsType": "FieldsV1",
-		"fieldsV1": `{"f:spec":{"f:a":{},"f:b":{}}}`,
-	}}
-	got, _, _ := unstructured.NestedSlice(obj.Object, "metadata", "managedFields")
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("compacted (-want +got):\n%s", diff)
-	}
-	again := obj.DeepCopy()
-	CompactManagedFields(again)
-	if diff := cmp.Diff(obj.Object, again.Object); diff != "" {
-		t.Errorf("compacting twice changed it (-once +twice):\n%s", diff)
-	}
-
-	for name, obj := range map[string]*unstructured.Unstructured{
-		"another version": withFields(map[string]any{"a": "1", "b": "2"},
-			entry("example.com/v1beta1", "old", "Update", fields{"f:spec": fields{"f:a": fields{}}})),
-		"everything owned": withFields(map[string]any{"a": "1"},
-			entry("example.com/v1", "kubectl-create", "Update", fields{"f:spec": fields{"f:a": fields{}}}),
-			entry("example.com/v1", "ctl", "Update", fields{"f:status": fields{"f:x": fields{}}})),
-	} {
-		CompactManagedFields(obj)
-		if _, found, _ := unstructured.NestedFieldNoCopy(obj.Object, "metadata", "managedFields"); found {
-			t.Errorf("%s: managedFields kept; want them dropped (the object is written in full, the same file)", name)
-		}
 	}
 }
 

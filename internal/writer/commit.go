@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -167,8 +168,13 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 		w.mu.Unlock()
 		return err
 	}
-	if len(b.Failed) > 0 {
-		slog.Info("resync kept files of resources not listed", "destination", t.String(), "resources", len(b.Failed))
+	// A resync builds the whole Tree and may push every file: hand that memory back now rather
+	// than keep it resident until the heap grows again.
+	failed := len(b.Failed)
+	b = nil
+	debug.FreeOSMemory()
+	if failed > 0 {
+		slog.Info("resync kept files of resources not listed", "destination", t.String(), "resources", failed)
 	}
 	return nil
 }

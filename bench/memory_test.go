@@ -1,0 +1,280 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
+)
+
+// memNamespaces hold the ConfigMaps of the memory benchmark, apart from the others'.
+const memNamespaces = 20
+
+// BenchmarkWatchedMemory measures the controller's resident memory per watched ~1 KiB
+// ConfigMap at 10k, 50k and 100k objects (BENCH_MAX_OBJECTS lowers the top), beside a plain
+// client-go dynamic informer caching the same objects in the same run. Per object is the RSS
+// above the same process watching nothing. At the largest size it also measures the start-up
+// (informers synced, first push of every file) against `snapshot` of the same objects, and the
+// CPU of resyncs that find nothing to change.
+func BenchmarkWatchedMemory(b *testing.B) {
+	binary := filepath.Join(kubetest.Root(), "bin", "gitops-reverser")
+	kc := writeKubeconfig(b)
+	dir := b.TempDir()
+	baseline := filepath.Join(dir, "baseline")
+	build := exec.Command("go", "build", "-o", baseline, "./bench/baseline")
+	build.Dir = kubetest.Root()
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build baseline: %v\n%s", err, out)
+	}
+	sizes := []int{10000, 50000, 100000}
+	if m, err := strconv.Atoi(os.Getenv("BENCH_MAX_OBJECTS")); err == nil {
+		sizes = slicesUpTo(sizes, m)
+	}
+	c := kubetest.NewClient(b, env.Config)
+	c.Create(b, "apiVersion: v1\nkind: Namespace\nmetadata: {name: mem-bench}\n")
+
+	idle := controllerRSS(b, binary, kc, dir, "idle", 0)
+	baseIdle := informerRSS(b, baseline, kc)
+	type row struct {
+		n             int
+		ours, base    float64 // MiB
+		startup, snap float64 // seconds
+		resyncCPU     float64 // seconds per no-op resync
+		commits       int     // made by the no-op resyncs
+	}
+	var rows []row
+	have := 0
+	for _, n := range sizes {
+		createConfigMaps(b, have, n)
+		have = n
+		r := row{n: n, ours: controllerRSS(b, binary, kc, dir, fmt.Sprint(n), n), base: informerRSS(b, baseline, kc)}
+		rows = append(rows, r)
+	}
+	last := &rows[len(rows)-1]
+	snapRemote := bare(b, filepath.Join(dir, "snapshot.git"))
+	last.snap = measure(b, binary, "snapshot", "--kubeconfig", kc, "--repo", "file://"+snapRemote, "-A",
+		"--resources", "configmaps", "-l", "bench=memory").seconds
+	last.startup, last.resyncCPU, last.commits = startupAndResync(b, binary, kc, dir, last.n)
+
+	perObject := func(rss, idle float64, n int) float64 { return (rss - idle) * 1024 / float64(n) }
+	fmt.Printf("\nResident memory per watched ConfigMap (~1 KiB), above the same process watching nothing (ours idle %.0f MiB, baseline idle %.0f MiB):\n\n", idle, baseIdle)
+	fmt.Printf("| watched | baseline: client-go informer, whole objects (MiB) | KiB/object | gitops-reverser run (MiB) | KiB/object | vs baseline |\n|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		po, pb := perObject(r.ours, idle, r.n), perObject(r.base, baseIdle, r.n)
+		fmt.Printf("| %d | %.0f | %.1f | %.0f | %.1f | %.2fx |\n", r.n, r.base, pb, r.ours, po, po/pb)
+		b.ReportMetric(po, fmt.Sprintf("KiB/object@%d", r.n))
+	}
+	fmt.Printf("\nAt %d watched ConfigMaps:\n\n| run | value | vs baseline |\n|---|---:|---:|\n", last.n)
+	fmt.Printf("| baseline: gitops-reverser snapshot (s) | %.2f | 1.00x |\n", last.snap)
+	fmt.Printf("| gitops-reverser run: informers synced, first push of every file (s) | %.2f | %.2fx |\n", last.startup, last.startup/last.snap)
+	fmt.Printf("| CPU of one resync that changes nothing (s; commits made: %d) | %.2f | %.2fx of the snapshot's wall time |\n\n", last.commits, last.resyncCPU, last.resyncCPU/last.snap)
+}
+
+func slicesUpTo(sizes []int, limit int) []int {
+	var out []int
+	for _, s := range sizes {
+		if s <= limit {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		out = []int{limit}
+	}
+	return out
+}
+
+// createConfigMaps creates the memory benchmark's ConfigMaps from index from to to.
+func createConfigMaps(b *testing.B, from, to int) {
+	cfg := *env.Config
+	cfg.QPS, cfg.Burst = -1, 0
+	dyn, err := dynamic.NewForConfig(&cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	cmGVR := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	if from == 0 {
+		for i := range memNamespaces {
+			ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": fmt.Sprintf("mem-%02d", i)}}}
+			if _, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	payload := strings.Repeat("x", configMapSize-100)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var failed error
+	for range 32 {
+		wg.Go(func() {
+			for i := range jobs {
+				obj := &unstructured.Unstructured{Object: map[string]any{
+					"apiVersion": "v1", "kind": "ConfigMap",
+					"metadata": map[string]any{"name": fmt.Sprintf("mem-%06d", i), "namespace": fmt.Sprintf("mem-%02d", i%memNamespaces), "labels": map[string]any{"bench": "memory"}},
+					"data":     map[string]any{"payload": payload, "index": fmt.Sprint(i)},
+				}}
+				if _, err := dyn.Resource(cmGVR).Namespace(obj.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+					once.Do(func() { failed = err })
+				}
+			}
+		})
+	}
+	for i := from; i < to; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if failed != nil {
+		b.Fatalf("create ConfigMaps: %v", failed)
+	}
+}
+
+// memRule points a destination at remote and watches the benchmark's ConfigMaps (none when
+// n is 0: the rule then selects a label nothing has).
+func memRule(b *testing.B, name, remote string, n int) func() {
+	c := kubetest.NewClient(b, env.Config)
+	selector := "bench: memory"
+	if n == 0 {
+		selector = "bench: nothing"
+	}
+	docs := `
+apiVersion: reverser.gitops.dev/v1alpha1
+kind: GitDestination
+metadata: {name: ` + name + `, namespace: mem-bench}
+spec: {url: "file://` + remote + `"}
+---
+apiVersion: reverser.gitops.dev/v1alpha1
+kind: ClusterWatchRule
+metadata: {name: mem-` + name + `}
+spec:
+  destinationRef: {name: ` + name + `, namespace: mem-bench}
+  rules:
+  - {apiGroups: [""], resources: [configmaps]}
+  objectSelector: {matchLabels: {` + selector + `}}
+`
+	c.Create(b, docs)
+	return func() { c.Delete(b, docs) }
+}
+
+// runController starts the controller binary on one destination watching n objects and waits
+// for its first push of them.
+func runController(b *testing.B, binary, kc, dir, name string, n int, extra ...string) (*exec.Cmd, string, time.Duration) {
+	remote := bare(b, filepath.Join(dir, "mem-"+name+".git"))
+	b.Cleanup(memRule(b, "d"+strings.ReplaceAll(name, "-", ""), remote, n))
+	args := append([]string{"run", "--kubeconfig", kc, "--cache-dir", filepath.Join(dir, "cache-"+name),
+		"--metrics-addr", "0", "--health-addr", "0", "--webhook-addr", "0", "--log-level", logLevel()}, extra...)
+	cmd := exec.Command(binary, args...)
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		if _, err := exec.Command("git", "-C", remote, "rev-parse", "-q", "--verify", "main").Output(); err == nil && countFilesOrZero(remote) >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("controller %s did not push %d files in time", name, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return cmd, remote, time.Since(start)
+}
+
+// controllerRSS is the controller's resident memory (MiB) once it has pushed n objects and
+// settled.
+func controllerRSS(b *testing.B, binary, kc, dir, name string, n int) float64 {
+	cmd, _, _ := runController(b, binary, kc, dir, name, n)
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	time.Sleep(5 * time.Second)
+	return rss(b, cmd.Process.Pid)
+}
+
+// informerRSS is the resident memory (MiB) of a plain dynamic informer of every ConfigMap.
+func informerRSS(b *testing.B, baseline, kc string) float64 {
+	cmd := exec.Command(baseline, "-informer", "-kubeconfig", kc)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.HasPrefix(line, "synced") {
+		b.Fatalf("baseline informer: %q, %v", line, err)
+	}
+	time.Sleep(5 * time.Second)
+	return rss(b, cmd.Process.Pid)
+}
+
+// startupAndResync starts the controller on n objects with a short resync interval, and
+// returns its start-up time and the CPU seconds and commits of one no-op resync (the mean of
+// three, idle time between them included).
+func startupAndResync(b *testing.B, binary, kc, dir string, n int) (float64, float64, int) {
+	const interval, resyncs = 10 * time.Second, 3
+	cmd, remote, took := runController(b, binary, kc, dir, "resync", n, "--resync-interval", interval.String())
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	commits := commitCount(b, remote)
+	cpu0 := processCPU(b, cmd.Process.Pid)
+	time.Sleep(resyncs * interval)
+	cpu := (processCPU(b, cmd.Process.Pid) - cpu0) / resyncs
+	return took.Seconds(), cpu, commitCount(b, remote) - commits
+}
+
+func commitCount(b *testing.B, remote string) int {
+	out, err := exec.Command("git", "-C", remote, "rev-list", "--count", "main").Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
+}
+
+// rss is a process's current resident set in MiB.
+func rss(b *testing.B, pid int) float64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+// processCPU is a process's user and system CPU seconds so far.
+func processCPU(b *testing.B, pid int) float64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // clock ticks; 100 per second on Linux
+}
