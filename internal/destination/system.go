@@ -27,9 +27,10 @@ func systemObject(gr schema.GroupResource, obj *unstructured.Unstructured) bool 
 		return name == "default" && untouchedServiceAccount(obj)
 	case schema.GroupResource{Group: "certificates.k8s.io", Resource: "clustertrustbundles"}:
 		// The kube-controller-manager publishes the apiserver's serving CA: restored into
-		// another cluster, it would make that cluster trust the old one's.
-		signer, _, _ := unstructured.NestedString(obj.Object, "spec", "signerName")
-		return signer == "kubernetes.io/kube-apiserver-serving"
+		// another cluster, it would make that cluster trust the old one's. The API requires
+		// a bundle of a signer to be named after it, and the name (unlike the spec) is what
+		// an informer's compact object keeps.
+		return strings.HasPrefix(name, "kubernetes.io:kube-apiserver-serving:")
 	}
 	switch gr.Group {
 	case "rbac.authorization.k8s.io":

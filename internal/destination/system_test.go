@@ -55,6 +55,7 @@ func TestSystemObject(t *testing.T) {
 		{"auto-updated FlowSchema", schemas, obj("", "exempt", nil, map[string]string{"apf.kubernetes.io/autoupdate-spec": "true"}, nil), true},
 		{"apiserver serving CA bundle", bundles, obj("", "kubernetes.io:kube-apiserver-serving:a018", nil, nil, map[string]any{"spec": map[string]any{"signerName": "kubernetes.io/kube-apiserver-serving"}}), true},
 		{"a user's trust bundle", bundles, obj("", "example.com:ca:1", nil, nil, map[string]any{"spec": map[string]any{"signerName": "example.com/ca"}}), false},
+		{"apiserver serving CA bundle, compact (no spec)", bundles, obj("", "kubernetes.io:kube-apiserver-serving:b7", nil, nil, nil), true},
 		{"FlowSchema left alone", schemas, obj("", "exempt", nil, map[string]string{"apf.kubernetes.io/autoupdate-spec": "false"}, nil), false},
 	}
 	for _, tc := range tests {
