@@ -1,12 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
@@ -24,6 +27,25 @@ func startLiving(t *testing.T) (*kubetest.Client, string) {
 		t.Fatal(err)
 	}
 	return kubetest.NewClient(t, l.Config), kc
+}
+
+// nodesSettled waits until the node lifecycle controller has added the beta OS and
+// architecture labels to every Node, which it does some moments after the Node appears: the
+// round trip is of a settled cluster.
+func nodesSettled(t *testing.T, c *kubetest.Client) {
+	t.Helper()
+	eventually(t, 60*time.Second, "nodes with their beta labels", func() (bool, string) {
+		nodes, err := c.Kube.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+		if err != nil || len(nodes.Items) == 0 {
+			return false, fmt.Sprint(err)
+		}
+		for _, n := range nodes.Items {
+			if n.Labels["beta.kubernetes.io/os"] == "" || n.Labels["beta.kubernetes.io/arch"] == "" {
+				return false, n.Name + ": " + fmt.Sprint(n.Labels)
+			}
+		}
+		return true, ""
+	})
 }
 
 const roundTripObjects = `
@@ -52,13 +74,14 @@ func TestSnapshotSystemObjectsRoundTrip(t *testing.T) {
 	a, kcA := startLiving(t)
 	a.Namespace(t, "shop")
 	a.Create(t, roundTripObjects)
+	nodesSettled(t, a)
 	first := gitserver.NewBare(t, "main")
 	if _, stderr, err := cli(t, "snapshot", "--kubeconfig", kcA, "--repo", first.URL, "-A"); err != nil {
 		t.Fatalf("snapshot of the first cluster: %v\n%s", err, stderr)
 	}
 	files := first.Files(t, "main")
 	for p := range files {
-		for _, system := range []string{"/kube-root-ca.crt.yaml", "default/services/kubernetes.yaml", "extension-apiserver-authentication", "ipaddresses.networking.k8s.io/", "/serviceaccounts/default.yaml", "priorityclasses.scheduling.k8s.io/system-", "clusterroles.rbac.authorization.k8s.io/admin.yaml", "flowschemas.flowcontrol.apiserver.k8s.io/exempt.yaml"} {
+		for _, system := range []string{"/kube-root-ca.crt.yaml", "default/services/kubernetes.yaml", "extension-apiserver-authentication", "ipaddresses.networking.k8s.io/", "/serviceaccounts/default.yaml", "priorityclasses.scheduling.k8s.io/system-", "clusterroles.rbac.authorization.k8s.io/admin.yaml", "flowschemas.flowcontrol.apiserver.k8s.io/exempt.yaml", "servicecidrs.networking.k8s.io/kubernetes.yaml", "kube-apiserver-legacy-service-account-token-tracking", "clustertrustbundles.certificates.k8s.io/kubernetes.io:kube-apiserver-serving:"} {
 			if strings.Contains(p, system) {
 				t.Errorf("system object written: %s", p)
 			}
@@ -85,6 +108,7 @@ func TestSnapshotSystemObjectsRoundTrip(t *testing.T) {
 
 	// Restore into a fresh cluster: namespaces first, then everything else.
 	b, kcB := startLiving(t)
+	nodesSettled(t, b)
 	paths := keys(files)
 	sort.SliceStable(paths, func(i, j int) bool {
 		return strings.HasPrefix(paths[i], "_cluster/namespaces/") && !strings.HasPrefix(paths[j], "_cluster/namespaces/")

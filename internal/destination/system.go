@@ -14,13 +14,15 @@ func systemObject(gr schema.GroupResource, obj *unstructured.Unstructured) bool 
 	name, ns := obj.GetName(), obj.GetNamespace()
 	switch gr {
 	case schema.GroupResource{Resource: "configmaps"}:
-		return name == "kube-root-ca.crt" || ns == "kube-system" && name == "extension-apiserver-authentication"
+		return name == "kube-root-ca.crt" || ns == "kube-system" && apiserverConfigMaps[name]
 	case schema.GroupResource{Resource: "services"}, schema.GroupResource{Resource: "endpoints"}:
 		return ns == "default" && name == "kubernetes"
 	case schema.GroupResource{Group: "discovery.k8s.io", Resource: "endpointslices"}:
 		return ns == "default" && (name == "kubernetes" || obj.GetLabels()["kubernetes.io/service-name"] == "kubernetes")
 	case schema.GroupResource{Group: "networking.k8s.io", Resource: "ipaddresses"}:
 		return obj.GetLabels()["ipaddress.kubernetes.io/managed-by"] == "ipallocator.k8s.io"
+	case schema.GroupResource{Group: "networking.k8s.io", Resource: "servicecidrs"}:
+		return name == "kubernetes" // the apiserver's --service-cluster-ip-range
 	case schema.GroupResource{Group: "scheduling.k8s.io", Resource: "priorityclasses"}:
 		return strings.HasPrefix(name, "system-")
 	case schema.GroupResource{Resource: "serviceaccounts"}:
@@ -39,6 +41,13 @@ func systemObject(gr schema.GroupResource, obj *unstructured.Unstructured) bool 
 		return obj.GetAnnotations()["apf.kubernetes.io/autoupdate-spec"] == "true"
 	}
 	return false
+}
+
+// apiserverConfigMaps are the kube-system ConfigMaps the apiserver writes: its client CAs, and
+// since when it tracks legacy service-account tokens (which decides when they are cleaned up).
+var apiserverConfigMaps = map[string]bool{
+	"extension-apiserver-authentication":                   true,
+	"kube-apiserver-legacy-service-account-token-tracking": true,
 }
 
 // untouchedServiceAccount reports whether a ServiceAccount holds only what the

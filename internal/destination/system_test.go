@@ -39,6 +39,9 @@ func TestSystemObject(t *testing.T) {
 	}{
 		{"root CA", cms, obj("shop", "kube-root-ca.crt", nil, nil, nil), true},
 		{"apiserver client CA", cms, obj("kube-system", "extension-apiserver-authentication", nil, nil, nil), true},
+		{"legacy token tracking", cms, obj("kube-system", "kube-apiserver-legacy-service-account-token-tracking", nil, nil, nil), true},
+		{"default ServiceCIDR", schema.GroupResource{Group: "networking.k8s.io", Resource: "servicecidrs"}, obj("", "kubernetes", nil, nil, nil), true},
+		{"a user's ServiceCIDR", schema.GroupResource{Group: "networking.k8s.io", Resource: "servicecidrs"}, obj("", "extra", nil, nil, nil), false},
 		{"same name elsewhere", cms, obj("shop", "extension-apiserver-authentication", nil, nil, nil), false},
 		{"kubernetes Service", svcs, obj("default", "kubernetes", nil, nil, nil), true},
 		{"a user's kubernetes Service", svcs, obj("shop", "kubernetes", nil, nil, nil), false},
