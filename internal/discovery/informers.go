@@ -55,9 +55,6 @@ type Handler interface {
 	OnEvent(res Resource, op Op, obj *unstructured.Unstructured)
 }
 
-// lastApplied is the annotation `kubectl apply` keeps: a full copy of the object.
-const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
-
 // Informers keeps one dynamic informer per GVR, each started and stopped on its own: a
 // shared informer factory cannot stop a single GVR.
 //

@@ -488,6 +488,9 @@ func TestEventHandler(t *testing.T) {
 	}
 }
 
+// lastApplied is the annotation `kubectl apply` keeps: a full copy of the object.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
 func TestStripObject(t *testing.T) {
 	in := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap",

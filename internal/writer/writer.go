@@ -191,17 +191,23 @@ func (w *Writer) final(repo *gitrepo.Repo) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.FlushTimeout)
 	defer cancel()
-	var err error
-	if repo == nil {
-		if repo, err = w.open(ctx); err != nil {
-			return fmt.Errorf("final flush of %s: %w", w.Target(), err)
-		}
-		defer repo.Close()
-	}
-	if err := w.flush(ctx, repo, true); err != nil {
+	err := w.finalFlush(ctx, repo)
+	if err != nil {
+		w.fail(err) // the status says what the next start has to push
 		return fmt.Errorf("final flush of %s: %w", w.Target(), err)
 	}
 	return nil
+}
+
+func (w *Writer) finalFlush(ctx context.Context, repo *gitrepo.Repo) error {
+	if repo == nil {
+		var err error
+		if repo, err = w.open(ctx); err != nil {
+			return err
+		}
+		defer repo.Close()
+	}
+	return w.flush(ctx, repo, true)
 }
 
 func (w *Writer) nextWake(retryAt, resyncAt time.Time) time.Duration {
