@@ -27,6 +27,8 @@ func TestRunMetricsPerDestination(t *testing.T) {
 	if err := os.Remove(hook); err != nil {
 		t.Fatal(err)
 	}
+	// The failed first resync is retried when its backoff ends, with nothing else to wake it.
+	waitFile(t, remote, ns+"/configmaps/app.yaml", configMapFile(ns, "app", "v: \"1\""))
 	c.Create(t, configMap(ns, "later", "v: \"1\""))
 	waitFile(t, remote, ns+"/configmaps/later.yaml", configMapFile(ns, "later", "v: \"1\""))
 	waitMetric(t, p, "successful push", func(m string) bool {

@@ -217,8 +217,11 @@ func (w *Writer) nextWake(retryAt, resyncAt time.Time) time.Duration {
 	if !resyncAt.IsZero() && (t.IsZero() || resyncAt.Before(t)) {
 		t = resyncAt
 	}
-	if !retryAt.IsZero() && retryAt.After(t) {
-		t = retryAt // nothing is attempted before the backoff ends
+	if !retryAt.IsZero() {
+		// After a failure the next attempt is when the backoff ends: never before, and not
+		// later either, as a failed resync with nothing pending would otherwise wait for the
+		// next periodic one.
+		t = retryAt
 	}
 	if t.IsZero() {
 		return time.Hour
