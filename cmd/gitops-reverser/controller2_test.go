@@ -90,3 +90,32 @@ func TestRunLeaderElection(t *testing.T) {
 	c.Create(t, configMap(ns, "two", "v: \"1\""))
 	waitSubject(t, remote, "[CREATE] "+ns+"/configmaps/two")
 }
+
+// TestRunReplacedDestinationBlocksNoOne: a destination whose spec changes is replaced, and its
+// old writer's final flush takes as long as its slow remote needs. Meanwhile the controller goes
+// on: a new destination is picked up and backfilled before that flush is done.
+func TestRunReplacedDestinationBlocksNoOne(t *testing.T) {
+	const ns = "live-noblock"
+	c := kubetest.NewClient(t, env.Config)
+	c.Namespace(t, ns)
+	slow, fast := gitserver.NewBare(t, "main"), gitserver.NewBare(t, "main")
+	apply(t, c, destinationYAML(ns, "slow", slow.URL, "  commitWindow: 10m\n"))
+	apply(t, c, watchRule(ns, "slow", "slow", "configmaps"))
+	startController(t)
+	eventually(t, 30*time.Second, "backfill", func() (bool, string) { return slow.Head(t, "main") != "", "" })
+	slow.SlowPushes(t, 10*time.Second)
+	c.Create(t, configMap(ns, "pending", "v: \"1\""))
+	time.Sleep(time.Second) // the event arrives; the 10m window keeps it pending
+
+	c.Update(t, destinationYAML(ns, "slow", slow.URL, "  commitWindow: 9m\n")) // replaced: final flush
+	apply(t, c, destinationYAML(ns, "fast", fast.URL, "  commitWindow: 0s\n"))
+	apply(t, c, watchRule(ns, "fast", "fast", "configmaps"))
+	waitFile(t, fast, ns+"/configmaps/pending.yaml", configMapFile(ns, "pending", "v: \"1\""))
+	if _, ok := slow.Files(t, "main")[ns+"/configmaps/pending.yaml"]; ok {
+		t.Fatalf("the slow destination's final flush finished first: the test proves nothing")
+	}
+	eventually(t, 60*time.Second, "the replaced writer's final flush", func() (bool, string) {
+		_, ok := slow.Files(t, "main")[ns+"/configmaps/pending.yaml"]
+		return ok, "not yet"
+	})
+}
