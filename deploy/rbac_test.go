@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -289,6 +290,12 @@ func TestRBACAuthorizesTheServiceAccount(t *testing.T) {
 		s.create(t, o)
 	}
 	t.Cleanup(func() { s.Delete(t, yamlOf(t, component)) })
+	// The authorizer reads RBAC through its own informers: give it a moment to see the binding.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if allowed(t, s, ra("list", "", "secrets", "", "team-a", "")) {
+			break
+		}
+	}
 	t.Run("with the secrets component", func(t *testing.T) {
 		run(t, []check{
 			{"list Secrets", ra("list", "", "secrets", "", "team-a", ""), true},
