@@ -100,36 +100,60 @@ func slicesUpTo(sizes []int, limit int) []int {
 
 // createConfigMaps creates the memory benchmark's ConfigMaps from index from to to.
 func createConfigMaps(b *testing.B, from, to int) {
+	if from == 0 {
+		createNamespaces(b, "mem-%02d", memNamespaces)
+	}
+	payload := strings.Repeat("x", configMapSize-100)
+	parallel(b, from, to, func(ctx context.Context, dyn dynamic.Interface, i int) error {
+		obj := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": fmt.Sprintf("mem-%06d", i), "namespace": fmt.Sprintf("mem-%02d", i%memNamespaces), "labels": map[string]any{"bench": "memory"}},
+			"data":     map[string]any{"payload": payload, "index": fmt.Sprint(i)},
+		}}
+		_, err := dyn.Resource(configMapsGVR).Namespace(obj.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{})
+		return err
+	})
+}
+
+var configMapsGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+// createNamespaces makes n namespaces named by format and their index.
+func createNamespaces(b *testing.B, format string, n int) {
+	dyn := unthrottled(b)
+	for i := range n {
+		ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": fmt.Sprintf(format, i)}}}
+		if _, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// unthrottled is a dynamic client without client-side rate limits.
+func unthrottled(b *testing.B) dynamic.Interface {
 	cfg := *env.Config
 	cfg.QPS, cfg.Burst = -1, 0
 	dyn, err := dynamic.NewForConfig(&cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	cmGVR := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	if from == 0 {
-		for i := range memNamespaces {
-			ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": fmt.Sprintf("mem-%02d", i)}}}
-			if _, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	payload := strings.Repeat("x", configMapSize-100)
+	return dyn
+}
+
+// writers is how many clients write at once in the benchmarks' bursts.
+const writers = 32
+
+// parallel calls do for every index from from to to, from writers goroutines, and fails on the
+// first error.
+func parallel(b *testing.B, from, to int, do func(context.Context, dynamic.Interface, int) error) {
+	dyn := unthrottled(b)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	var once sync.Once
 	var failed error
-	for range 32 {
+	for range writers {
 		wg.Go(func() {
 			for i := range jobs {
-				obj := &unstructured.Unstructured{Object: map[string]any{
-					"apiVersion": "v1", "kind": "ConfigMap",
-					"metadata": map[string]any{"name": fmt.Sprintf("mem-%06d", i), "namespace": fmt.Sprintf("mem-%02d", i%memNamespaces), "labels": map[string]any{"bench": "memory"}},
-					"data":     map[string]any{"payload": payload, "index": fmt.Sprint(i)},
-				}}
-				if _, err := dyn.Resource(cmGVR).Namespace(obj.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+				if err := do(context.Background(), dyn, i); err != nil {
 					once.Do(func() { failed = err })
 				}
 			}
@@ -141,23 +165,19 @@ func createConfigMaps(b *testing.B, from, to int) {
 	close(jobs)
 	wg.Wait()
 	if failed != nil {
-		b.Fatalf("create ConfigMaps: %v", failed)
+		b.Fatalf("burst: %v", failed)
 	}
 }
 
-// memRule points a destination at remote and watches the benchmark's ConfigMaps (none when
-// n is 0: the rule then selects a label nothing has).
-func memRule(b *testing.B, name, remote string, n int) func() {
+// benchRule points a destination at remote, with the extra spec fields given, and watches
+// the ConfigMaps labelled bench=label.
+func benchRule(b *testing.B, name, remote, label, spec string) func() {
 	c := kubetest.NewClient(b, env.Config)
-	selector := "bench: memory"
-	if n == 0 {
-		selector = "bench: nothing"
-	}
 	docs := `
 apiVersion: reverser.gitops.dev/v1alpha1
 kind: GitDestination
 metadata: {name: ` + name + `, namespace: mem-bench}
-spec: {url: "file://` + remote + `"}
+spec: {url: "file://` + remote + `"` + spec + `}
 ---
 apiVersion: reverser.gitops.dev/v1alpha1
 kind: ClusterWatchRule
@@ -166,17 +186,35 @@ spec:
   destinationRef: {name: ` + name + `, namespace: mem-bench}
   rules:
   - {apiGroups: [""], resources: [configmaps]}
-  objectSelector: {matchLabels: {` + selector + `}}
+  objectSelector: {matchLabels: {bench: ` + label + `}}
 `
 	c.Create(b, docs)
 	return func() { c.Delete(b, docs) }
 }
 
+// controller is a running controller binary serving one benchmark destination.
+type controller struct {
+	cmd    *exec.Cmd
+	remote string
+	took   time.Duration // until its first push of the files it was started for
+	stop   func()        // ends it and removes its destination, so the next one serves only its own
+}
+
 // runController starts the controller binary on one destination watching n objects and waits
-// for its first push of them.
-func runController(b *testing.B, binary, kc, dir, name string, n int, extra ...string) (*exec.Cmd, string, time.Duration) {
+// for its first push of them. With n 0 the rule selects a label nothing has.
+func runController(b *testing.B, binary, kc, dir, name string, n int, extra ...string) controller {
+	label := "memory"
+	if n == 0 {
+		label = "nothing"
+	}
+	return startController(b, binary, kc, dir, name, label, "", n, extra...)
+}
+
+// startController starts the controller binary on one destination watching the ConfigMaps
+// labelled bench=label and waits for its first push of n files.
+func startController(b *testing.B, binary, kc, dir, name, label, spec string, n int, extra ...string) controller {
 	remote := bare(b, filepath.Join(dir, "mem-"+name+".git"))
-	b.Cleanup(memRule(b, "d"+strings.ReplaceAll(name, "-", ""), remote, n))
+	removeRule := benchRule(b, "d"+strings.ReplaceAll(name, "-", ""), remote, label, spec)
 	args := append([]string{"run", "--kubeconfig", kc, "--cache-dir", filepath.Join(dir, "cache-"+name),
 		"--metrics-addr", "0", "--health-addr", "0", "--webhook-addr", "0", "--log-level", logLevel()}, extra...)
 	cmd := exec.Command(binary, args...)
@@ -185,7 +223,15 @@ func runController(b *testing.B, binary, kc, dir, name string, n int, extra ...s
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+			removeRule()
+		})
+	}
+	b.Cleanup(stop)
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		if _, err := exec.Command("git", "-C", remote, "rev-parse", "-q", "--verify", "main").Output(); err == nil && countFilesOrZero(remote) >= n {
@@ -196,16 +242,16 @@ func runController(b *testing.B, binary, kc, dir, name string, n int, extra ...s
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return cmd, remote, time.Since(start)
+	return controller{cmd: cmd, remote: remote, took: time.Since(start), stop: stop}
 }
 
 // controllerRSS is the controller's resident memory (MiB) once it has pushed n objects and
 // settled.
 func controllerRSS(b *testing.B, binary, kc, dir, name string, n int) float64 {
-	cmd, _, _ := runController(b, binary, kc, dir, name, n)
-	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	c := runController(b, binary, kc, dir, name, n)
+	defer c.stop()
 	time.Sleep(5 * time.Second)
-	return rss(b, cmd.Process.Pid)
+	return rss(b, c.cmd.Process.Pid)
 }
 
 // informerRSS is the resident memory (MiB) of a plain dynamic informer of every ConfigMap.
@@ -232,13 +278,13 @@ func informerRSS(b *testing.B, baseline, kc string) float64 {
 // three, idle time between them included).
 func startupAndResync(b *testing.B, binary, kc, dir string, n int) (float64, float64, int) {
 	const interval, resyncs = 10 * time.Second, 3
-	cmd, remote, took := runController(b, binary, kc, dir, "resync", n, "--resync-interval", interval.String())
-	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	commits := commitCount(b, remote)
-	cpu0 := processCPU(b, cmd.Process.Pid)
+	c := runController(b, binary, kc, dir, "resync", n, "--resync-interval", interval.String())
+	defer c.stop()
+	commits := commitCount(b, c.remote)
+	cpu0 := processCPU(b, c.cmd.Process.Pid)
 	time.Sleep(resyncs * interval)
-	cpu := (processCPU(b, cmd.Process.Pid) - cpu0) / resyncs
-	return took.Seconds(), cpu, commitCount(b, remote) - commits
+	cpu := (processCPU(b, c.cmd.Process.Pid) - cpu0) / resyncs
+	return c.took.Seconds(), cpu, commitCount(b, c.remote) - commits
 }
 
 func commitCount(b *testing.B, remote string) int {

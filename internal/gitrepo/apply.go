@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage"
 )
 
@@ -107,15 +106,9 @@ func (r *Repo) attempt(ctx context.Context, build BuildFunc) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("build commits: %w", err)
 	}
-	// A remote gets the new objects through an overlay, kept only once pushed; a local
-	// repository is written directly.
-	var objects storer.EncodedObjectStorer = r.repo.Storer
-	var pending *overlay
-	if !r.local {
-		pending = newOverlay(r.repo.Storer)
-		objects = pending
-	}
-	w := newObjectWriter(objects)
+	// The new objects go into one pack, stored in the clone only once published: a rejected
+	// attempt leaves nothing behind.
+	w := newObjectWriter(r.repo.Storer)
 	c, err := writeCommits(w, head.Hash(), head.treeHash(), commits, time.Now())
 	if err != nil {
 		return Result{}, err
@@ -123,7 +116,11 @@ func (r *Repo) attempt(ctx context.Context, build BuildFunc) (Result, error) {
 	if c.commits == 0 {
 		return Result{Head: head.Hash()}, ErrNothingToCommit
 	}
-	if err := r.publish(ctx, head, c.tip, w.objects(), pending); err != nil {
+	pack, err := w.pack.finish()
+	if err != nil {
+		return Result{}, err
+	}
+	if err := r.publish(ctx, head, c.tip, pack); err != nil {
 		return Result{}, err
 	}
 	if err := r.compact(); err != nil {
@@ -147,11 +144,14 @@ func (r *Repo) refresh(ctx context.Context) (*headView, error) {
 	return r.trackedHead(r.repo)
 }
 
-func (r *Repo) publish(ctx context.Context, base *headView, tip plumbing.Hash, objects []plumbing.Hash, pending *overlay) error {
+func (r *Repo) publish(ctx context.Context, base *headView, tip plumbing.Hash, pack *builtPack) error {
 	if r.local {
+		if err := r.store(pack); err != nil {
+			return err
+		}
 		return r.publishLocal(base, tip)
 	}
-	return r.push(ctx, base.Hash(), tip, objects, pending)
+	return r.push(ctx, base.Hash(), tip, pack)
 }
 
 // localHead is the branch head of a local repository.

@@ -493,3 +493,55 @@ func TestViewSeesTheRemoteHead(t *testing.T) {
 		t.Errorf("View made commits: %d, want 1", n)
 	}
 }
+
+// TestApplyBurstOfCommits makes one commit per change in one Apply, far more than a chain of
+// deltas may hold, in the directories they share, and then another Apply on top: the remote
+// (or local repository) checks out exactly the expected files and passes fsck, in every mode
+// of clone.
+func TestApplyBurstOfCommits(t *testing.T) {
+	for _, mode := range []string{"memory", "disk", "local"} {
+		t.Run(mode, func(t *testing.T) {
+			remote := gitserver.NewBare(t, "main")
+			remote.PushFiles(t, "main", map[string]string{"ns/configmaps/seed.yaml": "seed\n", "other/x.yaml": "x\n"}, "seed")
+			opts := gitrepo.Options{URL: remote.URL}
+			switch mode {
+			case "disk":
+				opts.Dir = t.TempDir()
+			case "local":
+				opts.URL = remote.Dir
+			}
+			r := open(t, opts)
+			want := map[string]string{"ns/configmaps/seed.yaml": "seed\n", "other/x.yaml": "x\n"}
+			var commits []gitrepo.Commit
+			for i := range 400 { // over 1000 objects: a clone on disk takes the pack as files
+				p := fmt.Sprintf("ns/configmaps/cm-%03d.yaml", i)
+				switch {
+				case i%10 == 9 && want[fmt.Sprintf("ns/configmaps/cm-%03d.yaml", i-5)] != "": // delete an earlier one
+					old := fmt.Sprintf("ns/configmaps/cm-%03d.yaml", i-5)
+					commits = append(commits, commit("delete", del(old)))
+					delete(want, old)
+				case i%7 == 6: // update an earlier one, in another folder too
+					old := fmt.Sprintf("ns/configmaps/cm-%03d.yaml", i-3)
+					commits = append(commits, commit("update", put(old, "updated\n"), add(fmt.Sprintf("ns%d/secrets/s.yaml", i), "s\n")))
+					want[old], want[fmt.Sprintf("ns%d/secrets/s.yaml", i)] = "updated\n", "s\n"
+				default:
+					commits = append(commits, commit("add", add(p, fmt.Sprintf("name: cm-%d\n", i))))
+					want[p] = fmt.Sprintf("name: cm-%d\n", i)
+				}
+			}
+			if res := apply(t, r, static(commits...)); res.Commits != len(commits) {
+				t.Fatalf("commits = %d, want %d", res.Commits, len(commits))
+			}
+			apply(t, r, static(commit("after", add("ns/configmaps/after.yaml", "after\n"), del("other/x.yaml"))))
+			want["ns/configmaps/after.yaml"] = "after\n"
+			delete(want, "other/x.yaml")
+			if diff := cmp.Diff(want, remote.Files(t, "main")); diff != "" {
+				t.Errorf("files (-want +got):\n%s", diff)
+			}
+			if got := remote.Count(t, "main"); got != len(commits)+2 {
+				t.Errorf("commits on main = %d, want %d", got, len(commits)+2)
+			}
+			remote.Fsck(t)
+		})
+	}
+}

@@ -1,17 +1,20 @@
 package gitrepo
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 )
 
-// BenchmarkWriteCommit measures building one one-file commit (objects only, no
+// BenchmarkWriteCommit measures building one one-file commit (objects only, stored as a push
+// would store them, no
 // network) on trees of 100 and 10,000 files. BenchmarkApply adds the fetch and
 // push around it.
 func BenchmarkWriteCommit(b *testing.B) {
@@ -32,18 +35,25 @@ func benchmarkWriteCommit(b *testing.B, folders, perFolder int) {
 		}
 	}
 	s := memory.NewStorage()
-	c, err := writeCommits(newObjectWriter(s), plumbing.ZeroHash, plumbing.ZeroHash,
-		[]Commit{{Changes: seed, Committer: sig, Message: "seed"}}, time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := 0; b.Loop(); i++ {
-		change := diff.Change{Path: path(i%folders, i%perFolder), Op: diff.Update, Content: fmt.Appendf(nil, "v%d", i)}
-		next, err := writeCommits(newObjectWriter(s), c.tip, c.tree,
-			[]Commit{{Changes: diff.Changeset{change}, Committer: sig, Message: "one"}}, time.Now())
+	// write makes the commits and stores their pack, as a push would.
+	write := func(parent, tree plumbing.Hash, commits ...Commit) chain {
+		w := newObjectWriter(s)
+		c, err := writeCommits(w, parent, tree, commits, time.Now())
 		if err != nil {
 			b.Fatal(err)
 		}
-		c = next
+		p, err := w.pack.finish()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := packfile.UpdateObjectStorage(s, bytes.NewReader(p.data)); err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	c := write(plumbing.ZeroHash, plumbing.ZeroHash, Commit{Changes: seed, Committer: sig, Message: "seed"})
+	for i := 0; b.Loop(); i++ {
+		change := diff.Change{Path: path(i%folders, i%perFolder), Op: diff.Update, Content: fmt.Appendf(nil, "v%d", i)}
+		c = write(c.tip, c.tree, Commit{Changes: diff.Changeset{change}, Committer: sig, Message: "one"})
 	}
 }

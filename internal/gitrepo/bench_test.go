@@ -3,6 +3,7 @@ package gitrepo_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
@@ -48,4 +49,44 @@ func benchmarkApply(b *testing.B, folders, perFolder int, onDisk bool) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkApplyBurst measures one Apply of n one-file commits (a burst with commitWindow 0s),
+// new files spread over 32 folders, pushed to a file:// remote whose branch already holds 100
+// or 10,000 files: the cost should follow n, not the history. Compare ns/op across n and size.
+func BenchmarkApplyBurst(b *testing.B) {
+	for _, seedFiles := range []int{100, 10000} {
+		for _, n := range []int{2000, 20000} {
+			b.Run(fmt.Sprintf("files=%d/commits=%d", seedFiles, n), func(b *testing.B) {
+				benchmarkApplyBurst(b, seedFiles, n)
+			})
+		}
+	}
+}
+
+func benchmarkApplyBurst(b *testing.B, seedFiles, n int) {
+	const folders = 32
+	remote := gitserver.NewBare(b, "main")
+	seed := make(map[string]string, seedFiles)
+	for i := range seedFiles {
+		seed[fmt.Sprintf("ns-%02d/configmaps/seed-%05d.yaml", i%folders, i)] = fmt.Sprintf("name: seed-%d\n", i)
+	}
+	remote.PushFiles(b, "main", seed, "seed")
+	r := open(b, gitrepo.Options{URL: remote.URL, Dir: b.TempDir()})
+	payload := strings.Repeat("data: some configuration text\n", 32)
+	for round := 0; b.Loop(); round++ {
+		commits := make([]gitrepo.Commit, n)
+		for i := range commits {
+			path := fmt.Sprintf("ns-%02d/configmaps/burst-%d-%06d.yaml", i%folders, round, i)
+			commits[i] = commit("create "+path, add(path, fmt.Sprintf("name: burst-%d-%d\n%s", round, i, payload)))
+		}
+		res, err := r.Apply(context.Background(), static(commits...))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Commits != n {
+			b.Fatalf("%d commits, want %d", res.Commits, n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/commit")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -178,7 +179,15 @@ func TestManyPushesKeepFewPacks(t *testing.T) {
 	dir := t.TempDir() + "/clone"
 	r := open(t, gitrepo.Options{URL: remote.URL, Dir: dir})
 	const pushes = 45
+	foreign := map[string]string{}
 	for i := range pushes {
+		if i%9 == 4 {
+			// Someone else pushes similar large files: the clone fetches packs with OFS_DELTAs.
+			for j := range 5 {
+				foreign[fmt.Sprintf("foreign/f%d.yaml", j)] = strings.Repeat(fmt.Sprintf("line %d of a long file\n", i), 200) + fmt.Sprint(j)
+			}
+			remote.PushFiles(t, "main", foreign, "foreign")
+		}
 		apply(t, r, static(commit(fmt.Sprintf("c%d", i), add(fmt.Sprintf("ns/configmaps/o%02d.yaml", i), fmt.Sprintf("v%d\n", i)))))
 	}
 	packs, err := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.pack"))
@@ -198,8 +207,13 @@ func TestManyPushesKeepFewPacks(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(files) != pushes {
-			t.Errorf("files = %d, want %d", len(files), pushes)
+		if len(files) != pushes+len(foreign) {
+			t.Errorf("files = %d, want %d", len(files), pushes+len(foreign))
+		}
+		for p, want := range foreign {
+			if b, ok, err := head.Read(p); err != nil || !ok || string(b) != want {
+				t.Errorf("%s: %d bytes, %v, %v", p, len(b), ok, err)
+			}
 		}
 		for i := range pushes {
 			b, ok, err := head.Read(fmt.Sprintf("ns/configmaps/o%02d.yaml", i))
@@ -214,7 +228,11 @@ func TestManyPushesKeepFewPacks(t *testing.T) {
 	}
 	apply(t, r, static(commit("after", add("ns/configmaps/last.yaml", "x\n"))))
 	remote.Fsck(t)
-	if got := remote.Count(t, "main"); got != pushes+1 {
-		t.Errorf("commits = %d, want %d", got, pushes+1)
+	if got, want := remote.Count(t, "main"), pushes+1+5; got != want {
+		t.Errorf("commits = %d, want %d", got, want)
+	}
+	// The clone itself is a sound repository for Git.
+	if out, err := exec.Command("git", "--git-dir", dir, "fsck", "--strict", "--no-dangling").CombinedOutput(); err != nil {
+		t.Errorf("git fsck of the clone: %v\n%s", err, out)
 	}
 }

@@ -52,13 +52,15 @@ func writeCommits(w *objectWriter, parent, parentTree plumbing.Hash, commits []C
 	if c.tree.IsZero() {
 		c.tree = emptyTree
 	}
+	// One editor for the whole series: each commit rewrites only the trees it changes, as
+	// deltas against their previous versions.
+	ed, err := newTreeEditor(w, c.tree)
+	if err != nil {
+		return chain{}, err
+	}
 	for i, commit := range commits {
 		if err := commit.validate(); err != nil {
 			return chain{}, fmt.Errorf("commit %d: %w", i+1, err)
-		}
-		ed, err := newTreeEditor(w, c.tree)
-		if err != nil {
-			return chain{}, err
 		}
 		if err := ed.apply(commit.Changes); err != nil {
 			return chain{}, fmt.Errorf("commit %d: %w", i+1, err)
@@ -70,7 +72,7 @@ func writeCommits(w *objectWriter, parent, parentTree plumbing.Hash, commits []C
 		if tree == c.tree && (!c.tip.IsZero() || len(commit.Changes) > 0) {
 			continue
 		}
-		h, err := w.encode(newCommitObject(commit, tree, c.tip, now))
+		h, err := w.commit(newCommitObject(commit, tree, c.tip, now))
 		if err != nil {
 			return chain{}, fmt.Errorf("commit %d: %w", i+1, err)
 		}

@@ -10,7 +10,6 @@ import (
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -40,34 +39,23 @@ func (r *Repo) compact() error {
 			largest, largestSize = h, fi.Size()
 		}
 	}
-	seen := map[plumbing.Hash]bool{}
-	var objects, merged []plumbing.Hash
+	var merged []plumbing.Hash
 	for _, h := range packs {
-		if h == largest {
-			continue
+		if h != largest {
+			merged = append(merged, h)
 		}
-		if err := packObjects(fs, h, func(o plumbing.Hash) {
-			if !seen[o] {
-				seen[o] = true
-				objects = append(objects, o)
-			}
-		}); err != nil {
-			return fmt.Errorf("compact: %w", err)
-		}
-		merged = append(merged, h)
 	}
-	w, err := fss.PackfileWriter()
+	p, err := mergePacks(fs, merged)
 	if err != nil {
 		return fmt.Errorf("compact: %w", err)
 	}
-	if _, err := packfile.NewEncoder(w, fss, false).Encode(objects, 10); err != nil {
-		w.Close()
-		return fmt.Errorf("compact: %w", err)
-	}
-	if err := w.Close(); err != nil {
+	if err := writePackFiles(r.opts.Dir, p); err != nil {
 		return fmt.Errorf("compact: %w", err)
 	}
 	for _, h := range merged {
+		if h == p.checksum {
+			continue
+		}
 		if err := fss.DeleteOldObjectPackAndIndex(h, time.Time{}); err != nil {
 			return fmt.Errorf("compact: %w", err)
 		}
@@ -85,30 +73,87 @@ func packFile(h plumbing.Hash, ext string) string {
 	return path.Join("objects", "pack", "pack-"+h.String()+ext)
 }
 
-// packObjects calls fn with every object in the pack h, read from its index.
-func packObjects(fs billy.Filesystem, h plumbing.Hash, fn func(plumbing.Hash)) error {
+// mergePacks makes one pack of every object of packs, copying each entry's compressed bytes
+// as they are: nothing is inflated, hashed or searched for deltas, so the cost follows the
+// packs' size. An OFS_DELTA, whose base is known by its place in the old pack, becomes a
+// REF_DELTA naming the base by hash. Every base is in the same pack as its delta (neither
+// go-git's fetch nor this package writes thin packs), so it is in the merged one too.
+func mergePacks(fs billy.Filesystem, packs []plumbing.Hash) (*builtPack, error) {
+	out := newPackBuilder()
+	for _, h := range packs {
+		if err := copyPack(fs, h, out); err != nil {
+			return nil, fmt.Errorf("pack %s: %w", h, err)
+		}
+	}
+	return out.finish()
+}
+
+func copyPack(fs billy.Filesystem, h plumbing.Hash, out *packBuilder) error {
+	idx := idxfile.NewMemoryIndex()
 	f, err := fs.Open(packFile(h, ".idx"))
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	idx := idxfile.NewMemoryIndex()
-	if err := idxfile.NewDecoder(f).Decode(idx); err != nil {
-		return fmt.Errorf("read index of pack %s: %w", h, err)
+	err = idxfile.NewDecoder(f).Decode(idx)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("read index: %w", err)
 	}
-	iter, err := idx.Entries()
+	f, err = fs.Open(packFile(h, ".pack"))
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	iter, err := idx.EntriesByOffset()
 	if err != nil {
 		return err
 	}
 	defer iter.Close()
+	var entries []*idxfile.Entry
 	for {
 		e, err := iter.Next()
 		if errors.Is(err, io.EOF) {
-			return nil
+			break
 		}
 		if err != nil {
 			return err
 		}
-		fn(e.Hash)
+		entries = append(entries, e)
 	}
+	at := make(map[uint64]plumbing.Hash, len(entries))
+	for _, e := range entries {
+		at[e.Offset] = e.Hash
+	}
+	end := uint64(len(data)) - uint64(len(plumbing.Hash{})) // before the checksum
+	for i, e := range entries {
+		next := end
+		if i+1 < len(entries) {
+			next = entries[i+1].Offset
+		}
+		if e.Offset >= next || next > end {
+			return errBadEntry
+		}
+		raw := data[e.Offset:next]
+		if out.has(e.Hash) {
+			continue
+		}
+		t, size, dist, n, err := readEntryHeader(raw)
+		if err != nil {
+			return err
+		}
+		if t != plumbing.OFSDeltaObject {
+			out.copied(e.Hash, nil, raw)
+			continue
+		}
+		base, ok := at[e.Offset-dist]
+		if !ok || dist == 0 || dist > e.Offset {
+			return fmt.Errorf("%w: delta %s has no base", errBadEntry, e.Hash)
+		}
+		out.copied(e.Hash, append(appendEntryHeader(nil, plumbing.REFDeltaObject, size), base[:]...), raw[n:])
+	}
+	return nil
 }

@@ -4,8 +4,10 @@
 // Commits are built straight from object storage, without a worktree: only the
 // trees along the changed paths are rewritten and every other subtree is
 // reused by hash, so the cost of a commit follows the number of changed paths,
-// not the size of the repository. Pushes send exactly the objects those
-// commits created and never force: when the branch moved (another writer), the
+// not the size of the repository. The commits of one Apply are written into one
+// pack as they are made, each new version of a directory a delta against its
+// previous one, so a burst of thousands of commits costs in proportion to its
+// changes. Pushes send exactly that pack and never force: when the branch moved (another writer), the
 // Repo fetches, asks the caller to rebuild its commits on the new head and
 // tries again, a bounded number of times. Foreign commits stay in history.
 //

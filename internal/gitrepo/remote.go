@@ -12,10 +12,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
-	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
@@ -53,7 +50,7 @@ func (r *Repo) fetch(ctx context.Context) error {
 
 // push sends the objects and moves the remote branch from base to tip, never
 // forcing: a remote branch that is not at base any more gives errMoved.
-func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, objects []plumbing.Hash, pending *overlay) (err error) {
+func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, pack *builtPack) (err error) {
 	// A large pack may take longer than the timeout to send: a push is given up only when it
 	// stops making progress (see progressReader).
 	ctx, extend, cancel := idleContext(ctx, r.opts.Timeout)
@@ -81,11 +78,7 @@ func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, objects []plum
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
 	req.Commands = []*packp.Command{{Name: r.branch, Old: base, New: tip}}
-	pack, err := encodePack(pending, objects, !adv.Capabilities.Supports(capability.OFSDelta))
-	if err != nil {
-		return err
-	}
-	req.Packfile = io.NopCloser(&progressReader{r: bytes.NewReader(pack), idle: r.opts.Timeout, extend: extend})
+	req.Packfile = io.NopCloser(&progressReader{r: bytes.NewReader(pack.data), idle: r.opts.Timeout, extend: extend})
 	status, err := sess.ReceivePack(ctx, req)
 	if status != nil && status.Error() != nil {
 		return r.pushRejected(status.Error())
@@ -93,7 +86,7 @@ func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, objects []plum
 	if err != nil {
 		return r.netError("push", err)
 	}
-	if err := pending.keep(pack); err != nil {
+	if err := r.store(pack); err != nil {
 		return fmt.Errorf("pushed, but %w", err)
 	}
 	return r.recordPushed(tip)
@@ -121,16 +114,6 @@ func advertisedHash(adv *packp.AdvRefs, ref plumbing.ReferenceName) (plumbing.Ha
 		return plumbing.ZeroHash, err
 	}
 	return got.Hash(), nil
-}
-
-// encodePack packs exactly the given objects: the ones this Apply created.
-// Everything else they reference is in the base commit the remote has.
-func encodePack(s storer.EncodedObjectStorer, objects []plumbing.Hash, refDeltas bool) ([]byte, error) {
-	var buf bytes.Buffer
-	if _, err := packfile.NewEncoder(&buf, s, refDeltas).Encode(objects, 10); err != nil {
-		return nil, fmt.Errorf("pack objects: %w", err)
-	}
-	return buf.Bytes(), nil
 }
 
 // movedStatuses are the receive-pack answers that mean another writer got

@@ -1,10 +1,18 @@
 package gitrepo
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -25,4 +33,61 @@ func initBare(dir string, branch plumbing.ReferenceName) (*git.Repository, error
 
 func bareStorage(dir string) *filesystem.Storage {
 	return filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRU(cloneObjectCache))
+}
+
+// directPackObjects is the size from which a pack goes into a clone on disk as files.
+const directPackObjects = 1000
+
+// store adds a pack built by this Repo to the clone. A large pack goes into a clone on disk as
+// files with the index already made, and the clone is reopened to see them: go-git would
+// otherwise parse the whole pack again and resolve every delta to index it. Reopening reads
+// every pack's index, so a small pack (one change) goes through go-git, whose cost follows the
+// pack, not the repository. A clone in memory and a local repository always take the objects
+// through go-git.
+func (r *Repo) store(p *builtPack) error {
+	if r.local || r.opts.Dir == "" || p.objects < directPackObjects {
+		if err := packfile.UpdateObjectStorage(r.repo.Storer, bytes.NewReader(p.data)); err != nil {
+			return fmt.Errorf("store new objects: %w", err)
+		}
+		return nil
+	}
+	if err := writePackFiles(r.opts.Dir, p); err != nil {
+		return fmt.Errorf("store new objects: %w", err)
+	}
+	if c, ok := r.repo.Storer.(io.Closer); ok {
+		_ = c.Close() // its descriptors of the old packs; they are opened again on use
+	}
+	repo, err := openBare(r.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("store new objects: reopen clone: %w", err)
+	}
+	r.repo = repo
+	return nil
+}
+
+// writePackFiles writes the pack, then its index (which makes Git and go-git see it), each
+// through a temporary file.
+func writePackFiles(dir string, p *builtPack) error {
+	var idx bytes.Buffer
+	if _, err := idxfile.NewEncoder(&idx).Encode(p.index); err != nil {
+		return err
+	}
+	packs := filepath.Join(dir, "objects", "pack")
+	if err := os.MkdirAll(packs, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Join(packs, "pack-"+p.checksum.String())
+	for _, f := range []struct {
+		ext  string
+		data []byte
+	}{{".pack", p.data}, {".idx", idx.Bytes()}} {
+		tmp := base + f.ext + ".tmp"
+		if err := os.WriteFile(tmp, f.data, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, base+f.ext); err != nil {
+			return err
+		}
+	}
+	return nil
 }

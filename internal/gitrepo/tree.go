@@ -3,7 +3,9 @@ package gitrepo
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"io"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -17,71 +19,127 @@ import (
 // emptyTree is the hash of the tree with no entries.
 var emptyTree = plumbing.ComputeHash(plumbing.TreeObject, nil)
 
-// objectWriter stores new objects and remembers which ones it stored, so a
-// push can send exactly those.
+// objectWriter stores the objects of one Apply in a pack, and reads the trees they build on
+// from the clone.
 type objectWriter struct {
-	s       storer.EncodedObjectStorer
-	created map[plumbing.Hash]struct{}
+	s    storer.EncodedObjectStorer // the clone
+	pack *packBuilder
 }
 
 func newObjectWriter(s storer.EncodedObjectStorer) *objectWriter {
-	return &objectWriter{s: s, created: map[plumbing.Hash]struct{}{}}
+	return &objectWriter{s: s, pack: newPackBuilder()}
 }
 
 func (w *objectWriter) blob(content []byte) (plumbing.Hash, error) {
-	obj := w.s.NewEncodedObject()
-	obj.SetType(plumbing.BlobObject)
-	obj.SetSize(int64(len(content)))
-	wr, err := obj.Writer()
+	return w.pack.object(plumbing.BlobObject, content)
+}
+
+// commit stores a commit.
+func (w *objectWriter) commit(c *object.Commit) (plumbing.Hash, error) {
+	obj := &plumbing.MemoryObject{}
+	if err := c.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	rd, err := obj.Reader()
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if _, err := wr.Write(content); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if err := wr.Close(); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	return w.store(obj)
-}
-
-// encode stores a tree or commit.
-func (w *objectWriter) encode(o interface {
-	Encode(plumbing.EncodedObject) error
-}) (plumbing.Hash, error) {
-	obj := w.s.NewEncodedObject()
-	if err := o.Encode(obj); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	return w.store(obj)
-}
-
-func (w *objectWriter) store(obj plumbing.EncodedObject) (plumbing.Hash, error) {
-	h, err := w.s.SetEncodedObject(obj)
+	content, err := io.ReadAll(rd)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("store %s: %w", obj.Type(), err)
+		return plumbing.ZeroHash, err
 	}
-	w.created[h] = struct{}{}
+	return w.pack.object(plumbing.CommitObject, content)
+}
+
+// tree stores the new version of dir: a delta against the version this writer stored last,
+// unless the chain of deltas is long enough.
+func (w *objectWriter) tree(dir *dirNode, raw []byte) (plumbing.Hash, error) {
+	var (
+		h   plumbing.Hash
+		err error
+	)
+	depth := 0
+	if dir.raw != nil && dir.depth < maxDeltaDepth && w.pack.has(dir.hash) {
+		h, err = w.pack.delta(plumbing.TreeObject, raw, dir.hash, dir.raw)
+		depth = dir.depth + 1
+	} else {
+		h, err = w.pack.object(plumbing.TreeObject, raw)
+	}
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	dir.hash, dir.raw, dir.depth, dir.dirty = h, raw, depth, false
 	return h, nil
 }
 
-// objects lists what the writer stored.
-func (w *objectWriter) objects() []plumbing.Hash {
-	hs := make([]plumbing.Hash, 0, len(w.created))
-	for h := range w.created {
-		hs = append(hs, h)
-	}
-	sort.Slice(hs, func(i, j int) bool { return hs[i].String() < hs[j].String() })
-	return hs
+// dirNode is one directory being edited. Only the directories along changed
+// paths are ever loaded; everything else is reused by hash. A node lives for all
+// the commits of one Apply, so each commit writes only what changed since the last.
+type dirNode struct {
+	hash    plumbing.Hash       // tree it was loaded from or last written as; zero for a new directory
+	entries []object.TreeEntry  // current entries, in Git's order; stale for names in dirs
+	dirs    map[string]*dirNode // subdirectories opened for editing
+	dirty   bool                // entries differ from hash
+	raw     []byte              // the encoding of hash when this Apply wrote it: the next delta's base
+	depth   int                 // deltas in the chain of hash
 }
 
-// dirNode is one directory being edited. Only the directories along changed
-// paths are ever loaded; everything else is reused by hash.
-type dirNode struct {
-	hash    plumbing.Hash               // tree it was loaded from; zero for a new directory
-	entries map[string]object.TreeEntry // current entries; stale for names in dirs
-	dirs    map[string]*dirNode         // subdirectories opened for editing
-	dirty   bool                        // entries differ from hash
+func newDir() *dirNode { return &dirNode{dirs: map[string]*dirNode{}} }
+
+// find is the index of the entry called name (file or directory).
+func (d *dirNode) find(name string) (int, bool) {
+	for _, isDir := range []bool{false, true} {
+		i, ok := slices.BinarySearchFunc(d.entries, name, func(e object.TreeEntry, n string) int {
+			return compareEntries(e.Name, e.Mode == filemode.Dir, n, isDir)
+		})
+		if ok {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (d *dirNode) get(name string) (object.TreeEntry, bool) {
+	if i, ok := d.find(name); ok {
+		return d.entries[i], true
+	}
+	return object.TreeEntry{}, false
+}
+
+// set puts e in place of the entry of the same name.
+func (d *dirNode) set(e object.TreeEntry) {
+	d.remove(e.Name)
+	i, _ := slices.BinarySearchFunc(d.entries, e, func(a, b object.TreeEntry) int {
+		return compareEntries(a.Name, a.Mode == filemode.Dir, b.Name, b.Mode == filemode.Dir)
+	})
+	d.entries = slices.Insert(d.entries, i, e)
+	d.dirty = true
+}
+
+func (d *dirNode) remove(name string) {
+	if i, ok := d.find(name); ok {
+		d.entries = slices.Delete(d.entries, i, i+1)
+		d.dirty = true
+	}
+}
+
+// compareEntries orders tree entries the way Git does: by name, with a directory compared as
+// if its name ended in "/".
+func compareEntries(a string, aDir bool, b string, bDir bool) int {
+	n := min(len(a), len(b))
+	if c := strings.Compare(a[:n], b[:n]); c != 0 {
+		return c
+	}
+	next := func(s string, isDir bool) int {
+		switch {
+		case len(s) > n:
+			return int(s[n])
+		case isDir:
+			return '/'
+		}
+		return -1
+	}
+	return next(a, aDir) - next(b, bDir)
 }
 
 // treeEditor applies changes to a tree and writes the changed trees.
@@ -99,7 +157,8 @@ func newTreeEditor(w *objectWriter, tree plumbing.Hash) (*treeEditor, error) {
 }
 
 func loadDir(s storer.EncodedObjectStorer, h plumbing.Hash) (*dirNode, error) {
-	d := &dirNode{hash: h, entries: map[string]object.TreeEntry{}, dirs: map[string]*dirNode{}}
+	d := newDir()
+	d.hash = h
 	if h.IsZero() || h == emptyTree {
 		return d, nil
 	}
@@ -107,9 +166,11 @@ func loadDir(s storer.EncodedObjectStorer, h plumbing.Hash) (*dirNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", h, err)
 	}
-	for _, e := range t.Entries {
-		d.entries[e.Name] = e
-	}
+	d.entries = slices.Clone(t.Entries)
+	// Trees written elsewhere are sorted already; finding entries relies on it.
+	slices.SortFunc(d.entries, func(a, b object.TreeEntry) int {
+		return compareEntries(a.Name, a.Mode == filemode.Dir, b.Name, b.Mode == filemode.Dir)
+	})
 	return d, nil
 }
 
@@ -140,7 +201,7 @@ func (e *treeEditor) put(path string, content []byte) error {
 		return err
 	}
 	h := plumbing.ComputeHash(plumbing.BlobObject, content)
-	old, exists := dir.entries[name]
+	old, exists := dir.get(name)
 	_, isOpenDir := dir.dirs[name]
 	mode := filemode.Regular
 	if exists && old.Mode == filemode.Executable {
@@ -153,8 +214,7 @@ func (e *treeEditor) put(path string, content []byte) error {
 		return err
 	}
 	delete(dir.dirs, name) // a directory in the way is replaced by the file
-	dir.entries[name] = object.TreeEntry{Name: name, Mode: mode, Hash: h}
-	dir.dirty = true
+	dir.set(object.TreeEntry{Name: name, Mode: mode, Hash: h})
 	return nil
 }
 
@@ -166,12 +226,11 @@ func (e *treeEditor) remove(path string) error {
 	if err != nil || dir == nil {
 		return err
 	}
-	old, exists := dir.entries[name]
+	old, exists := dir.get(name)
 	if _, isOpenDir := dir.dirs[name]; !exists || isOpenDir || old.Mode == filemode.Dir {
 		return nil
 	}
-	delete(dir.entries, name)
-	dir.dirty = true
+	dir.remove(name)
 	return nil
 }
 
@@ -183,7 +242,7 @@ func (e *treeEditor) walk(parts []string, create bool) (*dirNode, error) {
 	for _, name := range parts {
 		child, ok := node.dirs[name]
 		if !ok {
-			entry, exists := node.entries[name]
+			entry, exists := node.get(name)
 			switch {
 			case exists && entry.Mode == filemode.Dir:
 				var err error
@@ -193,9 +252,9 @@ func (e *treeEditor) walk(parts []string, create bool) (*dirNode, error) {
 			case !create:
 				return nil, nil
 			default:
-				child = &dirNode{entries: map[string]object.TreeEntry{}, dirs: map[string]*dirNode{}, dirty: true}
-				delete(node.entries, name)
-				node.dirty = true
+				child = newDir()
+				child.dirty = true
+				node.remove(name)
 			}
 			node.dirs[name] = child
 		}
@@ -210,7 +269,7 @@ func (e *treeEditor) write() (plumbing.Hash, error) {
 	if err != nil || !empty {
 		return h, err
 	}
-	return e.w.encode(&object.Tree{})
+	return e.w.pack.object(plumbing.TreeObject, nil)
 }
 
 // writeDir stores dir and its edited subdirectories; an empty directory is
@@ -221,15 +280,13 @@ func (e *treeEditor) writeDir(dir *dirNode) (plumbing.Hash, bool, error) {
 		if err != nil {
 			return plumbing.ZeroHash, false, err
 		}
-		old, exists := dir.entries[name]
+		old, exists := dir.get(name)
 		switch {
 		case empty && exists:
-			delete(dir.entries, name)
-			dir.dirty = true
+			dir.remove(name)
 		case empty:
 		case !exists || old.Hash != h || old.Mode != filemode.Dir:
-			dir.entries[name] = object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h}
-			dir.dirty = true
+			dir.set(object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h})
 		}
 	}
 	if len(dir.entries) == 0 {
@@ -238,25 +295,25 @@ func (e *treeEditor) writeDir(dir *dirNode) (plumbing.Hash, bool, error) {
 	if !dir.dirty {
 		return dir.hash, false, nil
 	}
-	h, err := e.w.encode(&object.Tree{Entries: sortedEntries(dir.entries)})
+	h, err := e.w.tree(dir, encodeTree(dir.entries))
 	return h, false, err
 }
 
-// sortedEntries orders entries the way Git does: by name, with a directory
-// compared as if its name ended in "/".
-func sortedEntries(m map[string]object.TreeEntry) []object.TreeEntry {
-	entries := make([]object.TreeEntry, 0, len(m))
-	for _, e := range m {
-		entries = append(entries, e)
+// encodeTree is the content of a tree object with entries, which are in Git's order.
+func encodeTree(entries []object.TreeEntry) []byte {
+	n := 0
+	for _, e := range entries {
+		n += 8 + len(e.Name) + len(e.Hash)
 	}
-	key := func(e object.TreeEntry) string {
-		if e.Mode == filemode.Dir {
-			return e.Name + "/"
-		}
-		return e.Name
+	b := make([]byte, 0, n)
+	for _, e := range entries {
+		b = strconv.AppendUint(b, uint64(e.Mode), 8)
+		b = append(b, ' ')
+		b = append(b, e.Name...)
+		b = append(b, 0)
+		b = append(b, e.Hash[:]...)
 	}
-	sort.Slice(entries, func(i, j int) bool { return key(entries[i]) < key(entries[j]) })
-	return entries
+	return b
 }
 
 func splitPath(path string) (parent []string, name string) {

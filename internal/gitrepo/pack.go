@@ -1,0 +1,239 @@
+package gitrepo
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto/sha1" //nolint:gosec // Git's object and pack format
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+)
+
+// maxDeltaDepth bounds a tree's chain of deltas in a pack, as Git's own default does: reading
+// the newest version applies at most this many.
+const maxDeltaDepth = 50
+
+// packBuilder writes the objects of one Apply straight into a pack as they are made. A new
+// version of a directory is stored as a delta against its previous version in the same pack,
+// which the builder knows without searching: a commit that changes one file of a directory of
+// n files then costs one entry in the pack, not n, and building and sending a burst of commits
+// follows their changes, not the size of the trees. Git's receive-pack and go-git resolve the
+// deltas (REF_DELTA, whose base is always earlier in the same pack).
+type packBuilder struct {
+	buf     bytes.Buffer
+	stored  map[plumbing.Hash]struct{}
+	entries []idxfile.Entry // what the pack's index lists
+	// Blobs and whole trees are compressed as fast as zlib can; deltas and commits are small
+	// enough that compressing them costs more than it saves.
+	fast, plain *zlib.Writer
+}
+
+func newPackBuilder() *packBuilder {
+	p := &packBuilder{stored: map[plumbing.Hash]struct{}{}}
+	p.buf.WriteString("PACK\x00\x00\x00\x02\x00\x00\x00\x00") // version 2; count filled in by bytes
+	p.fast, _ = zlib.NewWriterLevel(&p.buf, zlib.BestSpeed)
+	p.plain, _ = zlib.NewWriterLevel(&p.buf, zlib.NoCompression)
+	return p
+}
+
+// object stores a whole object, once.
+func (p *packBuilder) object(t plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
+	h := plumbing.ComputeHash(t, content)
+	if _, ok := p.stored[h]; ok {
+		return h, nil
+	}
+	return h, p.entry(h, t, nil, content)
+}
+
+// delta stores content as a delta against base, an object of the same type stored earlier by
+// this builder, with baseContent its content. It is stored whole when that is not smaller.
+func (p *packBuilder) delta(t plumbing.ObjectType, content []byte, base plumbing.Hash, baseContent []byte) (plumbing.Hash, error) {
+	h := plumbing.ComputeHash(t, content)
+	if _, ok := p.stored[h]; ok {
+		return h, nil
+	}
+	if _, ok := p.stored[base]; !ok {
+		return plumbing.ZeroHash, fmt.Errorf("delta base %s is not in the pack", base)
+	}
+	d := encodeDelta(baseContent, content)
+	if len(baseContent) == 0 || len(d)+len(base) >= len(content) { // go-git refuses an empty base
+		return h, p.entry(h, t, nil, content)
+	}
+	return h, p.entry(h, plumbing.REFDeltaObject, base[:], d)
+}
+
+func (p *packBuilder) entry(h plumbing.Hash, t plumbing.ObjectType, prefix, data []byte) error {
+	p.stored[h] = struct{}{}
+	start := p.buf.Len()
+	p.buf.Write(appendEntryHeader(nil, t, uint64(len(data))))
+	p.buf.Write(prefix)
+	zw := p.fast
+	if t == plumbing.REFDeltaObject || t == plumbing.CommitObject {
+		zw = p.plain
+	}
+	zw.Reset(&p.buf)
+	if _, err := zw.Write(data); err != nil {
+		return fmt.Errorf("pack %s: %w", h, err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("pack %s: %w", h, err)
+	}
+	p.indexEntry(h, start)
+	return nil
+}
+
+// copied adds an entry of another pack as it is there: a header, then the compressed data.
+func (p *packBuilder) copied(h plumbing.Hash, header, compressed []byte) {
+	p.stored[h] = struct{}{}
+	start := p.buf.Len()
+	p.buf.Write(header)
+	p.buf.Write(compressed)
+	p.indexEntry(h, start)
+}
+
+func (p *packBuilder) indexEntry(h plumbing.Hash, start int) {
+	p.entries = append(p.entries, idxfile.Entry{Hash: h, Offset: uint64(start), CRC32: crc32.ChecksumIEEE(p.buf.Bytes()[start:])})
+}
+
+// appendEntryHeader adds a pack entry's type and size: 3 bits of type and 4 of size, then 7
+// bits of size per byte.
+func appendEntryHeader(b []byte, t plumbing.ObjectType, size uint64) []byte {
+	c := byte(t)<<4 | byte(size&0x0f)
+	size >>= 4
+	for size > 0 {
+		b = append(b, c|0x80)
+		c = byte(size & 0x7f)
+		size >>= 7
+	}
+	return append(b, c)
+}
+
+var errBadEntry = errors.New("malformed pack entry")
+
+// readEntryHeader reads what appendEntryHeader writes and, for an OFS_DELTA, the distance back
+// to its base; n is the length of both.
+func readEntryHeader(b []byte) (t plumbing.ObjectType, size, dist uint64, n int, err error) {
+	next := func() (byte, error) {
+		if n >= len(b) {
+			return 0, errBadEntry
+		}
+		n++
+		return b[n-1], nil
+	}
+	c, err := next()
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	t, size = plumbing.ObjectType(c>>4&7), uint64(c&0x0f)
+	for shift := 4; c&0x80 != 0; shift += 7 {
+		if c, err = next(); err != nil {
+			return 0, 0, 0, 0, err
+		}
+		size |= uint64(c&0x7f) << shift
+	}
+	if t != plumbing.OFSDeltaObject {
+		return t, size, 0, n, nil
+	}
+	if c, err = next(); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	dist = uint64(c & 0x7f)
+	for c&0x80 != 0 {
+		if c, err = next(); err != nil {
+			return 0, 0, 0, 0, err
+		}
+		dist = (dist+1)<<7 | uint64(c&0x7f)
+	}
+	return t, size, dist, n, nil
+}
+
+// has reports whether the builder stored h.
+func (p *packBuilder) has(h plumbing.Hash) bool {
+	_, ok := p.stored[h]
+	return ok
+}
+
+// builtPack is a finished pack and its index.
+type builtPack struct {
+	data     []byte
+	checksum plumbing.Hash
+	index    *idxfile.MemoryIndex
+	objects  int
+}
+
+// finish writes the pack's object count and checksum and makes its index, from what the
+// builder knows: no object is read back. The builder is not used after.
+func (p *packBuilder) finish() (*builtPack, error) {
+	b := p.buf.Bytes()
+	binary.BigEndian.PutUint32(b[8:12], uint32(len(p.entries)))
+	sum := sha1.Sum(b) //nolint:gosec // the pack checksum Git defines
+	var idx idxfile.Writer
+	if err := idx.OnHeader(uint32(len(p.entries))); err != nil {
+		return nil, err
+	}
+	for _, e := range p.entries {
+		idx.Add(e.Hash, e.Offset, e.CRC32)
+	}
+	if err := idx.OnFooter(plumbing.Hash(sum)); err != nil {
+		return nil, fmt.Errorf("index pack: %w", err)
+	}
+	index, err := idx.Index()
+	if err != nil {
+		return nil, fmt.Errorf("index pack: %w", err)
+	}
+	return &builtPack{data: append(b, sum[:]...), checksum: plumbing.Hash(sum), index: index, objects: len(p.entries)}, nil
+}
+
+// encodeDelta is a Git delta from base to target: copy their common prefix, insert what lies
+// between, copy their common suffix. Versions of a tree differ in a few entries, which this
+// finds in one pass with no index.
+func encodeDelta(base, target []byte) []byte {
+	prefix := 0
+	for prefix < len(base) && prefix < len(target) && base[prefix] == target[prefix] {
+		prefix++
+	}
+	suffix := 0
+	for suffix < len(base)-prefix && suffix < len(target)-prefix &&
+		base[len(base)-1-suffix] == target[len(target)-1-suffix] {
+		suffix++
+	}
+	d := binary.AppendUvarint(nil, uint64(len(base)))
+	d = binary.AppendUvarint(d, uint64(len(target)))
+	d = appendCopy(d, 0, prefix)
+	for middle := target[prefix : len(target)-suffix]; len(middle) > 0; {
+		n := min(len(middle), 0x7f)
+		d = append(d, byte(n))
+		d = append(d, middle[:n]...)
+		middle = middle[n:]
+	}
+	return appendCopy(d, len(base)-suffix, suffix)
+}
+
+// appendCopy adds copy instructions for base[offset:offset+size].
+func appendCopy(d []byte, offset, size int) []byte {
+	const maxCopy = 0xffffff // size takes 3 bytes
+	for size > 0 {
+		n := min(size, maxCopy)
+		op, args := byte(0x80), make([]byte, 0, 7)
+		for i := range 4 {
+			if v := byte(offset >> (8 * i)); v != 0 {
+				op |= 1 << i
+				args = append(args, v)
+			}
+		}
+		for i := range 3 {
+			if v := byte(n >> (8 * i)); v != 0 {
+				op |= 0x10 << i
+				args = append(args, v)
+			}
+		}
+		d = append(append(d, op), args...)
+		offset += n
+		size -= n
+	}
+	return d
+}
