@@ -266,9 +266,13 @@ func TestDeploymentContract(t *testing.T) {
 			t.Errorf("args (-want +got):\n%s", diff)
 		}
 	})
-	t.Run("POD_NAMESPACE from the downward API", func(t *testing.T) {
-		want := []any{map[string]any{"name": "POD_NAMESPACE", "valueFrom": map[string]any{
-			"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}}}
+	t.Run("POD_NAMESPACE and GOMEMLIMIT from the downward API", func(t *testing.T) {
+		want := []any{
+			map[string]any{"name": "POD_NAMESPACE", "valueFrom": map[string]any{
+				"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}},
+			map[string]any{"name": "GOMEMLIMIT", "valueFrom": map[string]any{
+				"resourceFieldRef": map[string]any{"resource": "limits.memory"}}},
+		}
 		if diff := cmp.Diff(want, c["env"]); diff != "" {
 			t.Errorf("env (-want +got):\n%s", diff)
 		}

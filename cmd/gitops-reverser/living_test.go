@@ -44,8 +44,8 @@ func livingSetup(t *testing.T, ns, extra string, docs ...string) (*kubetest.Livi
 }
 
 // asOn is a client of the living cluster acting as user.
-func asOn(t *testing.T, l *kubetest.Living, user string) *kubetest.Client {
-	cfg := rest.CopyConfig(l.Config)
+func asOn(t *testing.T, e *kubetest.Env, user string) *kubetest.Client {
+	cfg := rest.CopyConfig(e.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 	return kubetest.NewClient(t, cfg)
 }
@@ -106,7 +106,7 @@ func settled(t *testing.T, r *gitserver.Remote, quiet time.Duration) string {
 func TestLivingWorkloads(t *testing.T) {
 	const ns = "living-apps"
 	l, c, remote := livingSetup(t, ns, "  commitWindow: 1s\n", allRule(ns))
-	janeC := asOn(t, l, jane)
+	janeC := asOn(t, l.Env, jane)
 	ctx := context.Background()
 
 	janeC.Create(t, deploymentYAML(ns, "web", 2)+`---
@@ -245,7 +245,7 @@ spec:
 	t.Cleanup(func() {
 		c.Delete(t, "apiVersion: reverser.gitops.dev/v1alpha1\nkind: ClusterWatchRule\nmetadata: {name: living-doomed}\n")
 	})
-	janeC := asOn(t, l, jane)
+	janeC := asOn(t, l.Env, jane)
 	janeC.Create(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: "+ns+", labels: {doomed: \"yes\"}}\n")
 	assertAuthor(t, waitSubject(t, remote, "[CREATE] _cluster/namespaces/"+ns), jane)
 	janeC.Create(t, configMap(ns, "a", "v: \"1\"")+"---\n"+deploymentYAML(ns, "web", 1))
@@ -287,7 +287,7 @@ spec:
 	c.Create(t, pv)
 	t.Cleanup(func() { c.Delete(t, pv) })
 	head := remote.Head(t, "main")
-	asOn(t, l, jane).Create(t, `
+	asOn(t, l.Env, jane).Create(t, `
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data, namespace: `+ns+`}

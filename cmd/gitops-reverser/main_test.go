@@ -28,10 +28,13 @@ func TestMain(m *testing.M) {
 }
 
 // kubeconfig writes a kubeconfig for the test control plane, as a user would have one.
-func kubeconfig(t *testing.T, namespace string) string {
+func kubeconfig(t *testing.T, namespace string) string { return kubeconfigOf(t, env, namespace) }
+
+// kubeconfigOf writes a kubeconfig for control plane e.
+func kubeconfigOf(t *testing.T, e *kubetest.Env, namespace string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := env.WriteKubeconfig(p, namespace); err != nil {
+	if err := e.WriteKubeconfig(p, namespace); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -381,10 +381,7 @@ func TestOutputRoundTrip(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = fresh.Stop() })
 	c := kubetest.NewClient(t, fresh.Config)
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := fresh.WriteKubeconfig(kc, "default"); err != nil {
-		t.Fatal(err)
-	}
+	kc := kubeconfigOf(t, fresh, "default")
 	modes := []struct{ output, dir, ns string }{
 		{"Clean", "clean", outputNS},
 		{"Full", "full", outputNS + "-full"},

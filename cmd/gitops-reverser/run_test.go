@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -57,10 +56,7 @@ func startControllerOn(t *testing.T, e *kubetest.Env, extra ...string) *controll
 func standbyOn(t *testing.T, e *kubetest.Env, extra ...string) *controllerProc {
 	t.Helper()
 	p := &controllerProc{health: freeAddr(t), metrics: freeAddr(t), done: make(chan error, 1), logs: &syncBuffer{}}
-	cfg := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := e.WriteKubeconfig(cfg, "default"); err != nil {
-		t.Fatal(err)
-	}
+	cfg := kubeconfigOf(t, e, "default")
 	args := append([]string{"run", "--kubeconfig", cfg,
 		"--health-addr", p.health, "--metrics-addr", p.metrics,
 		"--discovery-interval", "2s", "--cache-dir", t.TempDir(), "--log-level", "debug",

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -22,11 +21,7 @@ func startLiving(t *testing.T) (*kubetest.Client, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Stop() })
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := l.WriteKubeconfig(kc, "default"); err != nil {
-		t.Fatal(err)
-	}
-	return kubetest.NewClient(t, l.Config), kc
+	return kubetest.NewClient(t, l.Config), kubeconfigOf(t, l.Env, "default")
 }
 
 // nodesSettled waits until the node lifecycle controller has added the beta OS and

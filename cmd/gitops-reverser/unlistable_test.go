@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -43,10 +42,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: `+user+`}]
 	c.Create(t, configMap(ns, "before", "v: \"1\""))
 
 	// The controller acts as the limited user.
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := env.WriteKubeconfig(kc, "default"); err != nil {
-		t.Fatal(err)
-	}
+	kc := kubeconfig(t, "default")
 	cfg, err := clientcmd.LoadFromFile(kc)
 	if err != nil {
 		t.Fatal(err)

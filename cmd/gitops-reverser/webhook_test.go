@@ -10,7 +10,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
@@ -22,11 +21,7 @@ const (
 )
 
 // as is a client that acts as user, through impersonation.
-func as(t *testing.T, user string) *kubetest.Client {
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
-	return kubetest.NewClient(t, cfg)
-}
+func as(t *testing.T, user string) *kubetest.Client { return asOn(t, env, user) }
 
 // webhookFlags turn the webhook on with an out-of-cluster URL and a configuration of the test's
 // own, which the controller creates and the test deletes when it ends.
