@@ -63,7 +63,7 @@ type recorder struct{ ch chan event }
 
 func newRecorder() *recorder { return &recorder{ch: make(chan event, 100)} }
 
-func (r *recorder) OnEvent(res Resource, op Op, obj *unstructured.Unstructured) {
+func (r *recorder) OnEvent(res Resource, op Op, obj snapshot.Object) {
 	r.ch <- event{GVR: res.GVR, Named: res.Named, Op: op.String(), Key: obj.GetNamespace() + "/" + obj.GetName(), RV: obj.GetResourceVersion()}
 }
 
@@ -295,8 +295,8 @@ func TestInformersEach(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			err := inf.Each(ctx, cmRes, tt.namespace, tt.selector, func(u *unstructured.Unstructured) {
-				got = append(got, u.GetNamespace()+"/"+u.GetName())
+			err := inf.Each(ctx, cmRes, tt.namespace, tt.selector, func(o snapshot.Object) {
+				got = append(got, o.GetNamespace()+"/"+o.GetName())
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -310,7 +310,7 @@ func TestInformersEach(t *testing.T) {
 
 	t.Run("cache holds stripped objects", func(t *testing.T) {
 		var got *unstructured.Unstructured
-		if err := inf.Each(ctx, cmRes, "ns1", appA, func(u *unstructured.Unstructured) { got = u }); err != nil {
+		if err := inf.Each(ctx, cmRes, "ns1", appA, func(o snapshot.Object) { got, _ = o.(*unstructured.Unstructured) }); err != nil {
 			t.Fatal(err)
 		}
 		if got == nil {
@@ -360,7 +360,7 @@ func TestInformersNotSynced(t *testing.T) {
 	unknown := Resource{GVR: schema.GroupVersionResource{Group: "x.example.com", Version: "v1", Resource: "things"}}
 	for _, res := range []Resource{widgetRes, unknown} {
 		t.Run(res.GVR.Resource, func(t *testing.T) {
-			err := inf.Each(ctx, res, "", nil, func(*unstructured.Unstructured) { t.Error("fn called") })
+			err := inf.Each(ctx, res, "", nil, func(snapshot.Object) { t.Error("fn called") })
 			if !errors.Is(err, ErrNotSynced) {
 				t.Errorf("Each error = %v, want ErrNotSynced", err)
 			}
@@ -399,7 +399,7 @@ func TestInformersParentContextEnds(t *testing.T) {
 	if inf.Synced(cmGVR) {
 		t.Error("Synced after the parent ended = true")
 	}
-	if err := inf.Each(context.Background(), cmRes, "", nil, func(*unstructured.Unstructured) {}); !errors.Is(err, ErrNotSynced) {
+	if err := inf.Each(context.Background(), cmRes, "", nil, func(snapshot.Object) {}); !errors.Is(err, ErrNotSynced) {
 		t.Errorf("Each after the parent ended = %v, want ErrNotSynced", err)
 	}
 	started, stopped := inf.Set(ctx, []Resource{cmRes, widgetRes})
