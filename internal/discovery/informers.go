@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -166,13 +165,13 @@ func newInformer(client dynamic.Interface, gvr schema.GroupVersionResource) cach
 }
 
 // stripObject keeps of every object what writing it needs (snapshot.Compact): its identity,
-// the metadata filters read, and its files rendered once. Objects are replaced, not mutated.
+// the metadata filters read, and its files rendered once. Objects are replaced, not mutated;
+// a value already cached is returned as it is.
 func stripObject(obj any) (any, error) {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return obj, nil
+	if o, ok := obj.(snapshot.Object); ok {
+		return snapshot.Compact(o), nil
 	}
-	return snapshot.Compact(u), nil
+	return obj, nil
 }
 
 // eventHandler forwards an informer's events to h. Adds from the initial list are not

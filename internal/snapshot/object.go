@@ -8,7 +8,7 @@ import (
 )
 
 // Object is what routing and writing read of a live object: an *unstructured.Unstructured
-// listed from the API server or kept by an informer cache (Compact).
+// listed from the API server, or the *Cached value an informer cache keeps instead (Compact).
 // Values are shared: callers read them and never modify what the getters return.
 type Object interface {
 	GetAPIVersion() string
@@ -23,27 +23,37 @@ type Object interface {
 
 var (
 	_ Object = (*unstructured.Unstructured)(nil)
+	_ Object = (*Cached)(nil)
 )
 
-// LabelsOf is obj's labels for a label selector.
+// LabelsOf is obj's labels for a label selector; a cached object's are read without building
+// a map.
 func LabelsOf(obj Object) labels.Labels {
+	if c, ok := obj.(*Cached); ok {
+		return c.labels
+	}
 	return labels.Set(obj.GetLabels())
 }
 
 // AnnotationsOf is obj's annotations to look up, as LabelsOf.
 func AnnotationsOf(obj Object) labels.Labels {
+	if c, ok := obj.(*Cached); ok {
+		return c.annotations
+	}
 	return labels.Set(obj.GetAnnotations())
 }
 
 // Replicas is obj's spec.replicas, what a write through the scale subresource sets; ok is
 // false when it has none.
 func Replicas(obj Object) (replicas int64, ok bool) {
-	u, isUnstructured := obj.(*unstructured.Unstructured)
-	if !isUnstructured {
-		return 0, false
+	switch o := obj.(type) {
+	case *Cached:
+		return o.Replicas()
+	case *unstructured.Unstructured:
+		r, found, err := unstructured.NestedInt64(o.Object, "spec", "replicas")
+		return r, found && err == nil
 	}
-	r, found, err := unstructured.NestedInt64(u.Object, "spec", "replicas")
-	return r, found && err == nil
+	return 0, false
 }
 
 // groupKind is obj's API group and kind.

@@ -94,10 +94,9 @@ func (r *Rendering) Plain(o Output) ([]byte, error) {
 // plainOf is obj's file in output mode o.
 func plainOf(obj Object, o Output) ([]byte, error) {
 	switch obj := obj.(type) {
+	case *Cached:
+		return obj.file(o)
 	case *unstructured.Unstructured:
-		if b, ok, err := compactPlain(obj, o); ok {
-			return b, err
-		}
 		return PlainFor(obj, o)
 	}
 	return nil, fmt.Errorf("render %s %s/%s: %T is neither a listed nor a cached object", obj.GetKind(), obj.GetNamespace(), obj.GetName(), obj)
