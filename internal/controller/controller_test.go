@@ -8,13 +8,13 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
 func TestOptionsResyncSchedule(t *testing.T) {
@@ -58,7 +58,7 @@ func TestOptionsResyncSchedule(t *testing.T) {
 
 type noEvents struct{}
 
-func (noEvents) OnEvent(discovery.Resource, discovery.Op, *unstructured.Unstructured) {}
+func (noEvents) OnEvent(discovery.Resource, discovery.Op, snapshot.Object) {}
 
 // TestReadyDoesNotWaitForeverOnAnInformer: a resource that can never be listed (no RBAC)
 // delays readiness, but not for good.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -42,7 +41,7 @@ func buildRoutes(writers map[types.NamespacedName]*running) *routes {
 
 // OnEvent implements discovery.Handler: it renders the object for every destination that
 // takes it and hands the change to that destination's writer.
-func (mg *manager) OnEvent(res discovery.Resource, op discovery.Op, obj *unstructured.Unstructured) {
+func (mg *manager) OnEvent(res discovery.Resource, op discovery.Op, obj snapshot.Object) {
 	mg.metrics.Events.WithLabelValues(op.String()).Inc()
 	rts := (*mg.routes.Load())[res.GVR]
 	if len(rts) == 0 {
@@ -79,7 +78,7 @@ var admissionOps = map[discovery.Op]string{
 // delete: for deleting it; for an update: also a write of spec.replicas through the scale
 // subresource); "" when nobody matches (webhook down, a controller's write it did not see, a
 // resync).
-func (mg *manager) author(res discovery.Resource, op discovery.Op, obj *unstructured.Unstructured, hash string) string {
+func (mg *manager) author(res discovery.Resource, op discovery.Op, obj snapshot.Object, hash string) string {
 	if mg.authors.Len() == 0 {
 		return ""
 	}
@@ -94,8 +93,8 @@ func (mg *manager) author(res discovery.Resource, op discovery.Op, obj *unstruct
 	if user, ok := mg.authors.Lookup(k); ok || op != discovery.OpUpdate || !res.Scale {
 		return user
 	}
-	replicas, found, err := unstructured.NestedInt64(obj.Object, "spec", "replicas")
-	if !found || err != nil {
+	replicas, ok := snapshot.Replicas(obj)
+	if !ok {
 		return ""
 	}
 	user, _ := mg.authors.Lookup(webhook.ScaleKey(k.Group, k.Resource, k.Namespace, k.Name, replicas))
@@ -105,7 +104,7 @@ func (mg *manager) author(res discovery.Resource, op discovery.Op, obj *unstruct
 // eventFor is the change one event makes to one destination. An object that no source takes
 // any more (a label no longer matches) is deleted from it; the writer drops deletes of files
 // that are not there.
-func eventFor(rt route, op discovery.Op, obj *unstructured.Unstructured, r *snapshot.Rendering) (writer.Event, bool) {
+func eventFor(rt route, op discovery.Op, obj snapshot.Object, r *snapshot.Rendering) (writer.Event, bool) {
 	var src *destination.Source
 	for i := range rt.sources {
 		if rt.sources[i].Accepts(obj) {

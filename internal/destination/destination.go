@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -57,7 +56,7 @@ type Source struct {
 }
 
 // Accepts reports whether obj, an object of s.Resource, belongs in the destination.
-func (s Source) Accepts(obj *unstructured.Unstructured) bool {
+func (s Source) Accepts(obj snapshot.Object) bool {
 	if !s.IncludeSystem && systemObject(s.Resource.GVR.GroupResource(), obj) {
 		return false
 	}
@@ -68,7 +67,7 @@ func (s Source) Accepts(obj *unstructured.Unstructured) bool {
 	if ns != "" && s.InNamespaces != nil && !s.InNamespaces[ns] {
 		return false
 	}
-	if s.Selector != nil && !s.Selector.Matches(labels.Set(obj.GetLabels())) {
+	if s.Selector != nil && !s.Selector.Matches(snapshot.LabelsOf(obj)) {
 		return false
 	}
 	if !s.Resource.Named && controllerOwned(obj) {
@@ -77,7 +76,7 @@ func (s Source) Accepts(obj *unstructured.Unstructured) bool {
 	return true
 }
 
-func controllerOwned(obj *unstructured.Unstructured) bool {
+func controllerOwned(obj snapshot.Object) bool {
 	for _, ref := range obj.GetOwnerReferences() {
 		if ref.Controller != nil && *ref.Controller {
 			return true

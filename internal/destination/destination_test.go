@@ -11,6 +11,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
 func TestAuthFromData(t *testing.T) {
@@ -47,7 +48,7 @@ func TestValidateBaseFolder(t *testing.T) {
 func TestSourceAccepts(t *testing.T) {
 	cms := discovery.Resource{GVR: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespaced: true}
 	obj := func(ns, name string, lbls map[string]string, controlled bool) *unstructured.Unstructured {
-		u := &unstructured.Unstructured{Object: map[string]any{}}
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap"}}
 		u.SetNamespace(ns)
 		u.SetName(name)
 		u.SetLabels(lbls)
@@ -79,6 +80,13 @@ func TestSourceAccepts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.src.Accepts(tc.obj); got != tc.want {
 				t.Errorf("Accepts = %v, want %v", got, tc.want)
+			}
+			cached := snapshot.Compact(tc.obj)
+			if got := tc.src.Accepts(cached); got != tc.want {
+				t.Errorf("Accepts(cached) = %v, want %v", got, tc.want)
+			}
+			if got, want := Key(cms, cached), Key(cms, tc.obj); got != want {
+				t.Errorf("Key(cached) = %v, want %v", got, want)
 			}
 		})
 	}

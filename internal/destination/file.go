@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
@@ -15,7 +13,7 @@ import (
 var ErrSkipped = errors.New("not written")
 
 // Key is where obj, an object of res, lives in the destination.
-func Key(res discovery.Resource, obj *unstructured.Unstructured) snapshot.Key {
+func Key(res discovery.Resource, obj snapshot.Object) snapshot.Key {
 	return snapshot.Key{Namespace: obj.GetNamespace(), Resource: res.GVR.GroupResource(), Name: obj.GetName()}
 }
 
@@ -30,7 +28,7 @@ type File struct {
 
 // File renders obj for the target's repository, in the target's output mode. A Secret is
 // only ever written encrypted: without encryption it gives ErrSkipped.
-func (t *Target) File(res discovery.Resource, obj *unstructured.Unstructured) (File, error) {
+func (t *Target) File(res discovery.Resource, obj snapshot.Object) (File, error) {
 	return t.FileOf(res, snapshot.NewRendering(obj))
 }
 

@@ -59,6 +59,10 @@ func TestOutputOfSpec(t *testing.T) {
 			if got := strings.Contains(string(f.Content), "b: \"2\""); got != tc.hasB {
 				t.Errorf("file holds the unowned b: %v, want %v:\n%s", got, tc.hasB, f.Content)
 			}
+			cached, err := target.File(res, snapshot.Compact(applied()))
+			if err != nil || string(cached.Content) != string(f.Content) {
+				t.Errorf("file of the cached object = %q, %v; want %q", cached.Content, err, f.Content)
+			}
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
 func TestSystemObject(t *testing.T) {
@@ -65,6 +67,14 @@ func TestSystemObject(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := systemObject(tc.gr, tc.obj); got != tc.want {
 				t.Errorf("systemObject = %v, want %v", got, tc.want)
+			}
+			// As an informer caches it: ServiceAccounts whole, the rest compact.
+			obj := tc.obj.DeepCopy()
+			if tc.gr == sas {
+				obj.SetKind("ServiceAccount")
+			}
+			if got := systemObject(tc.gr, snapshot.Compact(obj)); got != tc.want {
+				t.Errorf("systemObject(cached) = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -50,9 +49,9 @@ func (o Op) String() string {
 
 // Handler receives events of every informer. Calls come from informer goroutines, possibly
 // concurrently for different GVRs; implementations must be quick and thread-safe. obj is the
-// informer cache's copy: read it, never modify it (DeepCopy first).
+// informer cache's value: read it, never modify it.
 type Handler interface {
-	OnEvent(res Resource, op Op, obj *unstructured.Unstructured)
+	OnEvent(res Resource, op Op, obj snapshot.Object)
 }
 
 // Informers keeps one dynamic informer per GVR, each started and stopped on its own: a
@@ -166,13 +165,13 @@ func newInformer(client dynamic.Interface, gvr schema.GroupVersionResource) cach
 }
 
 // stripObject keeps of every object what writing it needs (snapshot.Compact): its identity,
-// the metadata filters read, and its files rendered once. Objects are replaced, not mutated.
+// the metadata filters read, and its files rendered once. Objects are replaced, not mutated;
+// a value already cached is returned as it is.
 func stripObject(obj any) (any, error) {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return obj, nil
+	if o, ok := obj.(snapshot.Object); ok {
+		return snapshot.Compact(o), nil
 	}
-	return snapshot.Compact(u), nil
+	return obj, nil
 }
 
 // eventHandler forwards an informer's events to h. Adds from the initial list are not
@@ -205,23 +204,23 @@ func forward(e *entry, h Handler, op Op, obj any) {
 		return
 	}
 	res := *e.res.Load()
-	u, ok := obj.(*unstructured.Unstructured)
+	o, ok := obj.(snapshot.Object)
 	if !ok {
-		slog.Warn("informer event dropped: not an unstructured object", "gvr", res.GVR.String(), "op", op.String(), "type", fmt.Sprintf("%T", obj))
+		slog.Warn("informer event dropped: not an object", "gvr", res.GVR.String(), "op", op.String(), "type", fmt.Sprintf("%T", obj))
 		return
 	}
-	h.OnEvent(res, op, u)
+	h.OnEvent(res, op, o)
 }
 
 // sameVersion reports whether two objects carry the same, known resourceVersion.
 func sameVersion(a, b any) bool {
-	ua, okA := a.(*unstructured.Unstructured)
-	ub, okB := b.(*unstructured.Unstructured)
+	oa, okA := a.(snapshot.Object)
+	ob, okB := b.(snapshot.Object)
 	if !okA || !okB {
 		return false
 	}
-	rv := ua.GetResourceVersion()
-	return rv != "" && rv == ub.GetResourceVersion()
+	rv := oa.GetResourceVersion()
+	return rv != "" && rv == ob.GetResourceVersion()
 }
 
 // watchErrorHandler logs failed lists and watches. The reflector retries with backoff (up to
@@ -311,7 +310,7 @@ func (i *Informers) WaitSynced(ctx context.Context, gvrs ...schema.GroupVersionR
 // cluster-scoped resources) matching selector (nil = all). fn gets the cache's copy: it must
 // not modify it. Each returns an error wrapping ErrNotSynced when the informer for res is not
 // running or not yet synced, and ctx's error if ctx ends midway.
-func (i *Informers) Each(ctx context.Context, res Resource, namespace string, selector labels.Selector, fn func(*unstructured.Unstructured)) error {
+func (i *Informers) Each(ctx context.Context, res Resource, namespace string, selector labels.Selector, fn func(snapshot.Object)) error {
 	e := i.lookup(res.GVR)
 	if e == nil || !e.synced() {
 		return fmt.Errorf("%s: %w", res.GVR.String(), ErrNotSynced)
@@ -324,11 +323,11 @@ func (i *Informers) Each(ctx context.Context, res Resource, namespace string, se
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("%s: %w", res.GVR.String(), err)
 		}
-		u, ok := o.(*unstructured.Unstructured)
-		if !ok || (selector != nil && !selector.Matches(labels.Set(u.GetLabels()))) {
+		obj, ok := o.(snapshot.Object)
+		if !ok || (selector != nil && !selector.Matches(snapshot.LabelsOf(obj))) {
 			continue
 		}
-		fn(u)
+		fn(obj)
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
@@ -33,7 +32,7 @@ type configMapEvents struct {
 	ch              chan seen
 }
 
-func (h *configMapEvents) OnEvent(_ discovery.Resource, op discovery.Op, obj *unstructured.Unstructured) {
+func (h *configMapEvents) OnEvent(_ discovery.Resource, op discovery.Op, obj snapshot.Object) {
 	if obj.GetNamespace() != h.namespace || obj.GetName() != h.name {
 		return
 	}
@@ -88,7 +87,7 @@ func TestInformersAPIServer(t *testing.T) {
 	if len(stopped) != 1 || stopped[0] != configMaps.GVR || inf.Len() != 0 {
 		t.Errorf("Set(nil): stopped %v, Len %d; want configmaps stopped and none running", stopped, inf.Len())
 	}
-	if err := inf.Each(ctx, configMaps, ns, nil, func(*unstructured.Unstructured) {}); !errors.Is(err, discovery.ErrNotSynced) {
+	if err := inf.Each(ctx, configMaps, ns, nil, func(snapshot.Object) {}); !errors.Is(err, discovery.ErrNotSynced) {
 		t.Errorf("Each after stop = %v, want ErrNotSynced", err)
 	}
 }

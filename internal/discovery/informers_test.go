@@ -3,7 +3,7 @@ package discovery
 import (
 	"context"
 	"errors"
-	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
+	"net/http"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -17,9 +17,12 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
 // wait bounds every wait for something asynchronous; tests never sleep to assert.
@@ -63,7 +66,7 @@ type recorder struct{ ch chan event }
 
 func newRecorder() *recorder { return &recorder{ch: make(chan event, 100)} }
 
-func (r *recorder) OnEvent(res Resource, op Op, obj *unstructured.Unstructured) {
+func (r *recorder) OnEvent(res Resource, op Op, obj snapshot.Object) {
 	r.ch <- event{GVR: res.GVR, Named: res.Named, Op: op.String(), Key: obj.GetNamespace() + "/" + obj.GetName(), RV: obj.GetResourceVersion()}
 }
 
@@ -295,8 +298,8 @@ func TestInformersEach(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			err := inf.Each(ctx, cmRes, tt.namespace, tt.selector, func(u *unstructured.Unstructured) {
-				got = append(got, u.GetNamespace()+"/"+u.GetName())
+			err := inf.Each(ctx, cmRes, tt.namespace, tt.selector, func(o snapshot.Object) {
+				got = append(got, o.GetNamespace()+"/"+o.GetName())
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -309,15 +312,12 @@ func TestInformersEach(t *testing.T) {
 	}
 
 	t.Run("cache holds stripped objects", func(t *testing.T) {
-		var got *unstructured.Unstructured
-		if err := inf.Each(ctx, cmRes, "ns1", appA, func(u *unstructured.Unstructured) { got = u }); err != nil {
+		var got snapshot.Object
+		if err := inf.Each(ctx, cmRes, "ns1", appA, func(o snapshot.Object) { got = o }); err != nil {
 			t.Fatal(err)
 		}
-		if got == nil {
-			t.Fatal("object not in cache")
-		}
-		if mf, found, _ := unstructured.NestedFieldNoCopy(got.Object, "metadata", "managedFields"); found {
-			t.Errorf("managedFields kept: %v", mf)
+		if _, cached := got.(*snapshot.Cached); !cached {
+			t.Fatalf("cached object = %T, want *snapshot.Cached", got)
 		}
 		if diff := cmp.Diff(map[string]string{"keep": "me"}, got.GetAnnotations()); diff != "" {
 			t.Errorf("annotations (-want +got):\n%s", diff)
@@ -329,6 +329,41 @@ func TestInformersEach(t *testing.T) {
 			t.Errorf("labels (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestInformersRelistDelete: a delete the watch missed is found by the relist after the watch
+// expired, and comes as client-go's tombstone of the cached value; it is forwarded as a delete.
+func TestInformersRelistDelete(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := newFakeClient(object(cmGVR, "ns1", "a", "1", map[string]string{"app": "a"}))
+	watches := make(chan *watch.FakeWatcher, 10)
+	client.PrependWatchReactor("configmaps", func(clienttesting.Action) (bool, watch.Interface, error) {
+		w := watch.NewFake()
+		select {
+		case watches <- w:
+		default: // only the first watch matters; later ones must not block the reflector
+		}
+		return true, w, nil
+	})
+	rec := newRecorder()
+	inf := NewInformers(client, rec)
+	inf.Set(ctx, []Resource{cmRes})
+	waitSynced(t, inf)
+	var w *watch.FakeWatcher
+	select {
+	case w = <-watches:
+	case <-time.After(wait):
+		t.Fatal("informer never watched")
+	}
+	if err := client.Tracker().Delete(cmGVR, "ns1", "a"); err != nil { // no event on w
+		t.Fatal(err)
+	}
+	w.Error(&metav1.Status{Status: metav1.StatusFailure, Code: http.StatusGone, Reason: metav1.StatusReasonExpired})
+	want := []event{{GVR: cmGVR, Op: "delete", Key: "ns1/a", RV: "1"}}
+	if diff := cmp.Diff(want, rec.next(t, 1)); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
 }
 
 func TestInformersNotSynced(t *testing.T) {
@@ -360,7 +395,7 @@ func TestInformersNotSynced(t *testing.T) {
 	unknown := Resource{GVR: schema.GroupVersionResource{Group: "x.example.com", Version: "v1", Resource: "things"}}
 	for _, res := range []Resource{widgetRes, unknown} {
 		t.Run(res.GVR.Resource, func(t *testing.T) {
-			err := inf.Each(ctx, res, "", nil, func(*unstructured.Unstructured) { t.Error("fn called") })
+			err := inf.Each(ctx, res, "", nil, func(snapshot.Object) { t.Error("fn called") })
 			if !errors.Is(err, ErrNotSynced) {
 				t.Errorf("Each error = %v, want ErrNotSynced", err)
 			}
@@ -399,7 +434,7 @@ func TestInformersParentContextEnds(t *testing.T) {
 	if inf.Synced(cmGVR) {
 		t.Error("Synced after the parent ended = true")
 	}
-	if err := inf.Each(context.Background(), cmRes, "", nil, func(*unstructured.Unstructured) {}); !errors.Is(err, ErrNotSynced) {
+	if err := inf.Each(context.Background(), cmRes, "", nil, func(snapshot.Object) {}); !errors.Is(err, ErrNotSynced) {
 		t.Errorf("Each after the parent ended = %v, want ErrNotSynced", err)
 	}
 	started, stopped := inf.Set(ctx, []Resource{cmRes, widgetRes})
@@ -506,19 +541,24 @@ func TestStripObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := out.(*unstructured.Unstructured)
-	if u.GetName() != "a" || u.GetNamespace() != "ns" || u.GetResourceVersion() != "7" || u.GetLabels()["app"] != "a" ||
-		u.GetAnnotations()["keep"] != "me" || u.GetAnnotations()[lastApplied] != "" || u.GetUID() != "" {
-		t.Errorf("compact metadata = %v", u.Object["metadata"])
+	c, ok := out.(*snapshot.Cached)
+	if !ok {
+		t.Fatalf("stripObject = %T, want *snapshot.Cached", out)
 	}
-	if _, found := u.Object["data"]; found {
-		t.Errorf("the cache keeps the whole object: %v", u.Object)
+	if c.GetName() != "a" || c.GetNamespace() != "ns" || c.GetResourceVersion() != "7" || c.GetLabels()["app"] != "a" ||
+		c.GetAnnotations()["keep"] != "me" || c.GetAnnotations()[lastApplied] != "" {
+		t.Errorf("cached metadata = %+v", c.GetObjectMeta())
 	}
-	full, err := snapshot.NewRendering(u).Plain(snapshot.Full)
+	full, err := snapshot.NewRendering(c).Plain(snapshot.Full)
 	want, _ := snapshot.Plain(in)
 	if err != nil || string(full) != string(want) {
 		t.Errorf("rendered from the cache = %q, %v; want %q", full, err, want)
 	}
+	t.Run("a cached value is kept", func(t *testing.T) {
+		if again, err := stripObject(c); err != nil || again != c {
+			t.Errorf("stripObject(cached) = %v, %v; want it unchanged", again, err)
+		}
+	})
 	t.Run("other types pass through", func(t *testing.T) {
 		in := cache.DeletedFinalStateUnknown{Key: "k"}
 		out, err := stripObject(in)

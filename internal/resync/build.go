@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -23,7 +22,7 @@ import (
 type Objects interface {
 	// Each calls fn for every object of res in namespace ("" = all namespaces) that matches
 	// selector (nil = all). An error means the resource could not be listed completely.
-	Each(ctx context.Context, res discovery.Resource, namespace string, selector labels.Selector, fn func(*unstructured.Unstructured)) error
+	Each(ctx context.Context, res discovery.Resource, namespace string, selector labels.Selector, fn func(snapshot.Object)) error
 }
 
 // Built is a destination's desired state, and what must be kept although it is not in it.
@@ -90,7 +89,7 @@ func Build(ctx context.Context, objs Objects, t *destination.Target, unavailable
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			err := objs.Each(ctx, src.Resource, src.Namespace, src.Selector, func(obj *unstructured.Unstructured) {
+			err := objs.Each(ctx, src.Resource, src.Namespace, src.Selector, func(obj snapshot.Object) {
 				if !src.Accepts(obj) {
 					return
 				}
@@ -112,7 +111,7 @@ func Build(ctx context.Context, objs Objects, t *destination.Target, unavailable
 	return b
 }
 
-func (b *Built) add(t *destination.Target, res discovery.Resource, obj *unstructured.Unstructured, f destination.File, err error) {
+func (b *Built) add(t *destination.Target, res discovery.Resource, obj snapshot.Object, f destination.File, err error) {
 	switch {
 	case errors.Is(err, destination.ErrSkipped):
 		b.Skipped++

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
 // PageSize is the number of objects asked for in one list call.
@@ -25,7 +26,7 @@ type APIObjects struct {
 var _ Objects = APIObjects{}
 
 // Each implements Objects.
-func (a APIObjects) Each(ctx context.Context, res discovery.Resource, namespace string, selector labels.Selector, fn func(*unstructured.Unstructured)) error {
+func (a APIObjects) Each(ctx context.Context, res discovery.Resource, namespace string, selector labels.Selector, fn func(snapshot.Object)) error {
 	ri := a.Dynamic.Resource(res.GVR)
 	var lister dynamic.ResourceInterface = ri
 	if res.Namespaced && namespace != "" {

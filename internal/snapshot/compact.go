@@ -2,99 +2,200 @@ package snapshot
 
 import (
 	"errors"
+	"maps"
+	"slices"
+	"sort"
+	"unique"
 	"unsafe"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
-// Hidden keys of a compact object. They hold strings (JSON-compatible, so DeepCopy works) and
-// start with a NUL byte, which no field name of a Kubernetes object can.
-const (
-	compactFull  = "\x00full"  // the Full file
-	compactClean = "\x00clean" // the Clean file, when it differs from the Full one
-	compactErr   = "\x00err"   // why the object could not be rendered
-)
+// Cached is what an informer cache keeps of an object instead of the decoded object: its
+// identity, the metadata that filters and routing read (labels for selectors, annotations for
+// the control plane's own objects, ownerReferences for controller ownership), spec.replicas
+// (what a write through the scale subresource sets, for its author), and its file in both
+// output modes, rendered once. Nothing else of the object is there: a decoded ~1 KiB object
+// with its managedFields is several times its file. Go maps cost hundreds of bytes each even
+// when small, so labels and annotations are sorted pairs, and the annotations kubectl and
+// controllers write are left out (cachedAnnotations).
+//
+// A Cached value is never modified once made, and is safe to read concurrently.
+type Cached struct {
+	apiVersion, kind, name, namespace, resourceVersion string
 
-// compactMetadata are the metadata fields a compact object keeps: identity, and what filters
-// and routing read (selectors, controller ownership, the control plane's own objects).
-var compactMetadata = []string{"name", "namespace", "resourceVersion", "labels", "annotations", "ownerReferences"}
+	labels, annotations pairs
+	ownerReferences     []metav1.OwnerReference // nil for most objects
+	replicas            *int64                  // nil without spec.replicas
 
-// Compact returns what an informer cache needs to keep of obj: its identity and the metadata
-// filters read, spec.replicas (what a write through the scale subresource sets), and its file
-// in both output modes, rendered once. A cached ~1 KiB object then costs about its file
-// instead of the decoded tree of every field and every manager's field set. Rendering reads
-// the files back (Rendering.Plain); nothing else of the object is there. ServiceAccounts stay
+	full  string // the Full file
+	clean string // the Clean file, "" when it is the Full one
+	err   string // why the object could not be rendered; then it has no files
+}
+
+// Compact returns what an informer cache keeps of obj: a *Cached value. ServiceAccounts stay
 // whole: whether one is the controller-manager's untouched default depends on all its fields.
-// Compacting a compact object returns it.
-func Compact(obj *unstructured.Unstructured) *unstructured.Unstructured {
-	if obj == nil || isCompact(obj) || obj.GetKind() == "ServiceAccount" {
+// Anything else that is not an *unstructured.Unstructured, a *Cached value included, is
+// returned as it is.
+func Compact(obj Object) Object {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok || u == nil || u.GetKind() == "ServiceAccount" {
 		return obj
 	}
-	md, _ := obj.Object["metadata"].(map[string]any)
-	keep := map[string]any{}
-	for _, f := range compactMetadata {
-		if v, ok := md[f]; ok {
-			keep[f] = v
-		}
+	c := &Cached{
+		apiVersion:      intern(u.GetAPIVersion()),
+		kind:            intern(u.GetKind()),
+		name:            u.GetName(),
+		namespace:       intern(u.GetNamespace()),
+		resourceVersion: u.GetResourceVersion(),
+		labels:          newPairs(u.GetLabels()),
+		annotations:     cachedAnnotations(u),
+		ownerReferences: u.GetOwnerReferences(),
 	}
-	if ann, ok := keep["annotations"].(map[string]any); ok {
-		if ann = withoutKeys(ann, serverAnnotations); ann != nil { // last-applied is a whole copy
-			keep["annotations"] = ann
-		} else {
-			delete(keep, "annotations")
-		}
+	if r, ok := Replicas(u); ok {
+		c.replicas = &r
 	}
-	out := map[string]any{"apiVersion": obj.GetAPIVersion(), "kind": obj.GetKind(), "metadata": keep}
-	if r, found, err := unstructured.NestedFieldNoCopy(obj.Object, "spec", "replicas"); found && err == nil {
-		out["spec"] = map[string]any{"replicas": r}
-	}
-	full, err := Plain(obj)
+	c.render(u)
+	return c
+}
+
+// render keeps obj's files, or why it could not be rendered.
+func (c *Cached) render(obj *unstructured.Unstructured) {
+	full, err := PlainFor(obj, Full)
 	if err != nil {
-		out[compactErr] = err.Error()
-		return &unstructured.Unstructured{Object: out}
+		c.err = err.Error()
+		return
 	}
-	out[compactFull] = string(full)
-	if clean, err := PlainFor(obj, Clean); err == nil && string(clean) != string(full) {
-		out[compactClean] = string(clean)
+	clean, err := PlainFor(obj, Clean)
+	if err != nil { // Clean writes a part of Full, so this fails only with it
+		c.err = err.Error()
+		return
 	}
-	return &unstructured.Unstructured{Object: out}
+	c.full = string(full)
+	if string(clean) != c.full {
+		c.clean = string(clean)
+	}
 }
 
-func isCompact(obj *unstructured.Unstructured) bool {
-	_, full := obj.Object[compactFull]
-	_, failed := obj.Object[compactErr]
-	return full || failed
+// file is c's file in output mode o. It shares the cached string's bytes: the cache never
+// changes them and nobody changes a rendered file, and a resync's Tree holds the file of every
+// object at once, which would otherwise be a second copy of the whole cache.
+func (c *Cached) file(o Output) ([]byte, error) {
+	if c.err != "" {
+		return nil, errors.New(c.err)
+	}
+	s := c.full
+	if o == Clean && c.clean != "" {
+		s = c.clean
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s)), nil
 }
 
-// compactPlain is the file of a compact object in output mode o; ok is false for an object
-// that is not compact.
-func compactPlain(obj *unstructured.Unstructured, o Output) (b []byte, ok bool, err error) {
-	if msg, failed := obj.Object[compactErr].(string); failed {
-		return nil, true, errors.New(msg)
+// GetAPIVersion, GetKind, GetName, GetNamespace and GetResourceVersion implement Object.
+func (c *Cached) GetAPIVersion() string      { return c.apiVersion }
+func (c *Cached) GetKind() string            { return c.kind }
+func (c *Cached) GetName() string            { return c.name }
+func (c *Cached) GetNamespace() string       { return c.namespace }
+func (c *Cached) GetResourceVersion() string { return c.resourceVersion }
+
+// GetLabels builds a map of c's labels; LabelsOf reads them without one.
+func (c *Cached) GetLabels() map[string]string { return c.labels.toMap() }
+
+// GetAnnotations builds a map of c's annotations, but those cachedAnnotations leaves out.
+func (c *Cached) GetAnnotations() map[string]string { return c.annotations.toMap() }
+
+// GetOwnerReferences is the cache's own slice: read it, never modify it.
+func (c *Cached) GetOwnerReferences() []metav1.OwnerReference { return c.ownerReferences }
+
+// Replicas is c's spec.replicas; ok is false when it has none.
+func (c *Cached) Replicas() (replicas int64, ok bool) {
+	if c.replicas == nil {
+		return 0, false
 	}
-	full, isFull := obj.Object[compactFull].(string)
-	if !isFull {
-		return nil, false, nil
-	}
-	s := full
-	if clean, ok := obj.Object[compactClean].(string); ok && o == Clean {
-		s = clean
-	}
-	// The cache's string is never changed, and neither are rendered files: share its bytes.
-	return unsafe.Slice(unsafe.StringData(s), len(s)), true, nil
+	return *c.replicas, true
 }
 
-// withoutKeys is m without keys, nil when nothing is left.
-func withoutKeys(m map[string]any, keys []string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
+// GetObjectMeta makes c a metav1.ObjectMetaAccessor, which is how client-go's informer
+// machinery reads it (meta.Accessor: its key, the namespace index, resourceVersion
+// comparisons). It is built on every call, to keep no second copy in the cache.
+func (c *Cached) GetObjectMeta() metav1.Object {
+	return &metav1.ObjectMeta{
+		Name:            c.name,
+		Namespace:       c.namespace,
+		ResourceVersion: c.resourceVersion,
+		Labels:          c.GetLabels(),
+		Annotations:     c.GetAnnotations(),
+		OwnerReferences: c.ownerReferences,
 	}
-	for _, k := range keys {
-		delete(out, k)
-	}
-	if len(out) == 0 {
+}
+
+// intern is s shared with every equal string interned: the API version, kind and namespace of
+// cached objects, and the keys of their labels and annotations, mostly repeat. Values are
+// not interned: many are one object's own, and an interned string nobody shares costs more
+// than a plain one.
+func intern(s string) string { return unique.Make(s).Value() }
+
+// pairs are labels or annotations as keys and values alternating, sorted by key: a fraction of
+// the memory of a map. They are the labels.Labels of a selector.
+type pairs []string
+
+var _ labels.Labels = pairs(nil)
+
+// newPairs is m as pairs, nil when m is empty.
+func newPairs(m map[string]string) pairs {
+	if len(m) == 0 {
 		return nil
 	}
-	return out
+	p := make(pairs, 0, 2*len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		p = append(p, intern(k), m[k])
+	}
+	return p
+}
+
+// Lookup implements labels.Labels.
+func (p pairs) Lookup(key string) (value string, exists bool) {
+	n := len(p) / 2
+	i := sort.Search(n, func(i int) bool { return p[2*i] >= key })
+	if i < n && p[2*i] == key {
+		return p[2*i+1], true
+	}
+	return "", false
+}
+
+// Has implements labels.Labels.
+func (p pairs) Has(key string) bool {
+	_, ok := p.Lookup(key)
+	return ok
+}
+
+// Get implements labels.Labels.
+func (p pairs) Get(key string) string {
+	v, _ := p.Lookup(key)
+	return v
+}
+
+// toMap is p as a new map, nil when p is empty (as unstructured's getters give).
+func (p pairs) toMap() map[string]string {
+	if len(p) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(p)/2)
+	for i := 0; i < len(p); i += 2 {
+		m[p[i]] = p[i+1]
+	}
+	return m
+}
+
+// cachedAnnotations are obj's annotations but those kubectl and controllers write
+// (serverAnnotations), which no file holds and no filter reads; last-applied-configuration
+// alone is a whole copy of the object.
+func cachedAnnotations(obj *unstructured.Unstructured) pairs {
+	ann := obj.GetAnnotations() // a copy
+	for _, k := range serverAnnotations {
+		delete(ann, k)
+	}
+	return newPairs(ann)
 }

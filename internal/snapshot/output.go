@@ -60,10 +60,11 @@ func PlainFor(obj *unstructured.Unstructured, o Output) ([]byte, error) {
 }
 
 // Rendering is one object rendered (PlainFor) in each output mode at most once, so that a
-// watch event is rendered once for every destination and for the author's hash. It is not
-// safe for concurrent use.
+// watch event is rendered once for every destination and for the author's hash. A cached
+// object (Compact) is not rendered again: its files are read back. It is not safe for
+// concurrent use.
 type Rendering struct {
-	obj  *unstructured.Unstructured
+	obj  Object
 	done map[Output]rendered
 }
 
@@ -73,22 +74,30 @@ type rendered struct {
 }
 
 // NewRendering renders obj lazily; obj must not change while the Rendering is in use.
-func NewRendering(obj *unstructured.Unstructured) *Rendering {
+func NewRendering(obj Object) *Rendering {
 	return &Rendering{obj: obj, done: map[Output]rendered{}}
 }
 
 // Object is the object rendered.
-func (r *Rendering) Object() *unstructured.Unstructured { return r.obj }
+func (r *Rendering) Object() Object { return r.obj }
 
-// Plain is PlainFor(obj, o), computed on the first call for o.
+// Plain is PlainFor(obj, o), or a cached object's file, computed on the first call for o.
 func (r *Rendering) Plain(o Output) ([]byte, error) {
 	if got, ok := r.done[o]; ok {
 		return got.b, got.err
 	}
-	if b, ok, err := compactPlain(r.obj, o); ok {
-		return b, err
-	}
-	b, err := PlainFor(r.obj, o)
+	b, err := plainOf(r.obj, o)
 	r.done[o] = rendered{b: b, err: err}
 	return b, err
+}
+
+// plainOf is obj's file in output mode o.
+func plainOf(obj Object, o Output) ([]byte, error) {
+	switch obj := obj.(type) {
+	case *Cached:
+		return obj.file(o)
+	case *unstructured.Unstructured:
+		return PlainFor(obj, o)
+	}
+	return nil, fmt.Errorf("render %s %s/%s: %T is neither a listed nor a cached object", obj.GetKind(), obj.GetNamespace(), obj.GetName(), obj)
 }

@@ -17,8 +17,8 @@ var ErrSecret = errors.New("snapshot: refusing to render a Secret as plaintext")
 const hashBytes = 16
 
 // IsSecret reports whether obj is a core Secret, whatever its version.
-func IsSecret(obj *unstructured.Unstructured) bool {
-	return obj.GroupVersionKind().GroupKind() == secretKind
+func IsSecret(obj Object) bool {
+	return groupKind(obj) == secretKind
 }
 
 // Render is Sanitize followed by Marshal (the Full output): the bytes of the object's file.
