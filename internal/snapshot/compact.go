@@ -3,6 +3,7 @@ package snapshot
 import (
 	"errors"
 	"maps"
+	"reflect"
 	"slices"
 	"sort"
 	"unique"
@@ -61,19 +62,26 @@ func Compact(obj Object) Object {
 	return c
 }
 
-// render keeps obj's files, or why it could not be rendered.
+// render keeps obj's files, or why it could not be rendered. Most objects are made by an
+// Update, whose managedFields own every field, so their Clean object equals the Full one:
+// comparing the two sanitized objects is far cheaper than marshalling both.
 func (c *Cached) render(obj *unstructured.Unstructured) {
-	full, err := PlainFor(obj, Full)
+	fullObj, cleanObj := SanitizeFor(obj, Full), SanitizeFor(obj, Clean)
+	full, err := marshalFile(obj, fullObj)
 	if err != nil {
 		c.err = err.Error()
 		return
 	}
-	clean, err := PlainFor(obj, Clean)
-	if err != nil { // Clean writes a part of Full, so this fails only with it
-		c.err = err.Error()
+	c.full = string(full)
+	if reflect.DeepEqual(cleanObj.Object, fullObj.Object) {
 		return
 	}
-	c.full = string(full)
+	clean, err := marshalFile(obj, cleanObj)
+	if err != nil { // Clean writes a part of Full, so this fails only with it
+		c.err = err.Error()
+		c.full = ""
+		return
+	}
 	if string(clean) != c.full {
 		c.clean = string(clean)
 	}

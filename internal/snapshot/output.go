@@ -52,7 +52,12 @@ func SanitizeFor(obj *unstructured.Unstructured, o Output) *unstructured.Unstruc
 
 // PlainFor is Plain for the output mode.
 func PlainFor(obj *unstructured.Unstructured, o Output) ([]byte, error) {
-	b, err := Marshal(SanitizeFor(obj, o).Object)
+	return marshalFile(obj, SanitizeFor(obj, o))
+}
+
+// marshalFile is the file of sanitized, the sanitized form of obj.
+func marshalFile(obj, sanitized *unstructured.Unstructured) ([]byte, error) {
+	b, err := Marshal(sanitized.Object)
 	if err != nil {
 		return nil, fmt.Errorf("render %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
 	}
