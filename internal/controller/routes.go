@@ -47,16 +47,25 @@ func (mg *manager) OnEvent(res discovery.Resource, op discovery.Op, obj snapshot
 	if len(rts) == 0 {
 		return
 	}
-	// Rendered once for every destination and for the author's hash. An object that cannot be
-	// rendered is still deleted; its other changes wait for a resync (which keeps its file).
-	var author string
-	r := snapshot.NewRendering(obj)
-	plain, err := r.Plain(snapshot.Full) // the author's hash is of the Full output, whatever the destinations write
-	if err != nil {
-		slog.Error("object not rendered", "resource", res.GVR.String(), "namespace", obj.GetNamespace(), "name", obj.GetName(), "err", err)
-		r = nil
+	var (
+		author string
+		r      *snapshot.Rendering
+	)
+	if op == discovery.OpDelete {
+		// A delete writes no file, and counts for whoever asked for it: nothing to render.
+		author = mg.lookup(webhook.DeleteKey(res.GVR.Group, res.GVR.Resource, obj.GetNamespace(), obj.GetName()))
 	} else {
-		author = mg.author(res, op, obj, snapshot.Hash(plain))
+		// Rendered once for every destination and for the author's hash. An object that cannot
+		// be rendered is still deleted where no source takes it any more; its other changes wait
+		// for a resync (which keeps its file).
+		r = snapshot.NewRendering(obj)
+		plain, err := r.Plain(snapshot.Full) // the author's hash is of the Full output, whatever the destinations write
+		if err != nil {
+			slog.Error("object not rendered", "resource", res.GVR.String(), "namespace", obj.GetNamespace(), "name", obj.GetName(), "err", err)
+			r = nil
+		} else {
+			author = mg.author(res, op, obj, snapshot.Hash(plain))
+		}
 	}
 	for _, rt := range rts {
 		ev, ok := eventFor(rt, op, obj, r)
@@ -67,17 +76,16 @@ func (mg *manager) OnEvent(res discovery.Resource, op discovery.Op, obj snapshot
 	}
 }
 
-// admissionOps maps watch events to the admission operations the webhook recorded.
+// admissionOps maps watch events that write a file to the admission operations the webhook
+// recorded.
 var admissionOps = map[discovery.Op]string{
 	discovery.OpAdd:    webhook.OpCreate,
 	discovery.OpUpdate: webhook.OpUpdate,
-	discovery.OpDelete: webhook.OpDelete,
 }
 
-// author is the username the webhook recorded for exactly this state of the object (for a
-// delete: for deleting it; for an update: also a write of spec.replicas through the scale
-// subresource); "" when nobody matches (webhook down, a controller's write it did not see, a
-// resync).
+// author is the username the webhook recorded for exactly this state of the object (for an
+// update: also a write of spec.replicas through the scale subresource); "" when nobody matches
+// (webhook down, a controller's write it did not see, a resync).
 func (mg *manager) author(res discovery.Resource, op discovery.Op, obj snapshot.Object, hash string) string {
 	if mg.authors.Len() == 0 {
 		return ""
@@ -87,9 +95,6 @@ func (mg *manager) author(res discovery.Resource, op discovery.Op, obj snapshot.
 		Namespace: obj.GetNamespace(), Name: obj.GetName(),
 		Operation: admissionOps[op], Hash: hash,
 	}
-	if op == discovery.OpDelete {
-		k.Hash = ""
-	}
 	if user, ok := mg.authors.Lookup(k); ok || op != discovery.OpUpdate || !res.Scale {
 		return user
 	}
@@ -97,7 +102,15 @@ func (mg *manager) author(res discovery.Resource, op discovery.Op, obj snapshot.
 	if !ok {
 		return ""
 	}
-	user, _ := mg.authors.Lookup(webhook.ScaleKey(k.Group, k.Resource, k.Namespace, k.Name, replicas))
+	return mg.lookup(webhook.ScaleKey(k.Group, k.Resource, k.Namespace, k.Name, replicas))
+}
+
+// lookup is the username recorded for k, "" when none.
+func (mg *manager) lookup(k webhook.Key) string {
+	if mg.authors.Len() == 0 {
+		return ""
+	}
+	user, _ := mg.authors.Lookup(k)
 	return user
 }
 

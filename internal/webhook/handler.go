@@ -209,14 +209,12 @@ func keyOf(req *admissionv1.AdmissionRequest) (k Key, ok bool, err error) {
 	if name == "" {
 		name = req.Name
 	}
+	if req.Operation == admissionv1.Delete {
+		return DeleteKey(req.Resource.Group, req.Resource.Resource, obj.GetNamespace(), name), true, nil
+	}
 	k = Key{
 		Group: req.Resource.Group, Resource: req.Resource.Resource, Namespace: obj.GetNamespace(),
 		Name: name, Operation: string(req.Operation),
-	}
-	if req.Operation == admissionv1.Delete {
-		// Who deleted it is who asked to: the object's last state (finalizers run, a namespace
-		// emptied) is not the one the request saw.
-		return k, true, nil
 	}
 	if k.Hash, err = ObjectHash(obj); err != nil {
 		return Key{}, false, err
@@ -235,6 +233,12 @@ func scaleKey(req *admissionv1.AdmissionRequest) (Key, bool, error) {
 		return Key{}, false, fmt.Errorf("decode %s/scale %s/%s: %w", req.Resource.Resource, req.Namespace, req.Name, errUndecodable)
 	}
 	return ScaleKey(req.Resource.Group, req.Resource.Resource, req.Namespace, req.Name, int64(scale.Spec.Replicas)), true, nil
+}
+
+// DeleteKey is the key of a delete. It has no hash: who deleted an object is who asked to,
+// and its last state (finalizers run, a namespace emptied) is not the one the request saw.
+func DeleteKey(group, resource, namespace, name string) Key {
+	return Key{Group: group, Resource: resource, Namespace: namespace, Name: name, Operation: OpDelete}
 }
 
 // ScaleKey is the key of a write through the scale subresource that set replicas.
