@@ -54,6 +54,7 @@ func BenchmarkWatchedMemory(b *testing.B) {
 		n             int
 		ours, base    float64 // MiB
 		startup, snap float64 // seconds
+		startupPeak   float64 // MiB, until the first push of every file
 		resyncCPU     float64 // seconds per no-op resync
 		commits       int     // made by the no-op resyncs
 	}
@@ -67,9 +68,10 @@ func BenchmarkWatchedMemory(b *testing.B) {
 	}
 	last := &rows[len(rows)-1]
 	snapRemote := bare(b, filepath.Join(dir, "snapshot.git"))
-	last.snap = measure(b, binary, "snapshot", "--kubeconfig", kc, "--repo", "file://"+snapRemote, "-A",
-		"--resources", "configmaps", "-l", "bench=memory").seconds
-	last.startup, last.resyncCPU, last.commits = startupAndResync(b, binary, kc, dir, last.n)
+	snapped := measure(b, binary, "snapshot", "--kubeconfig", kc, "--repo", "file://"+snapRemote, "-A",
+		"--resources", "configmaps", "-l", "bench=memory")
+	last.snap = snapped.seconds
+	last.startup, last.startupPeak, last.resyncCPU, last.commits = startupAndResync(b, binary, kc, dir, last.n)
 
 	perObject := func(rss, idle float64, n int) float64 { return (rss - idle) * 1024 / float64(n) }
 	fmt.Printf("\nResident memory per watched ConfigMap (~1 KiB), above the same process watching nothing (ours idle %.0f MiB, baseline idle %.0f MiB):\n\n", idle, baseIdle)
@@ -80,8 +82,8 @@ func BenchmarkWatchedMemory(b *testing.B) {
 		b.ReportMetric(po, fmt.Sprintf("KiB/object@%d", r.n))
 	}
 	fmt.Printf("\nAt %d watched ConfigMaps:\n\n| run | value | vs baseline |\n|---|---:|---:|\n", last.n)
-	fmt.Printf("| baseline: gitops-reverser snapshot (s) | %.2f | 1.00x |\n", last.snap)
-	fmt.Printf("| gitops-reverser run: informers synced, first push of every file (s) | %.2f | %.2fx |\n", last.startup, last.startup/last.snap)
+	fmt.Printf("| baseline: gitops-reverser snapshot (s; peak RSS %.0f MiB) | %.2f | 1.00x |\n", snapped.rssMiB, last.snap)
+	fmt.Printf("| gitops-reverser run: informers synced, first push of every file (s; peak RSS %.0f MiB) | %.2f | %.2fx |\n", last.startupPeak, last.startup, last.startup/last.snap)
 	fmt.Printf("| CPU of one resync that changes nothing (s; commits made: %d) | %.2f | %.2fx of the snapshot's wall time |\n\n", last.commits, last.resyncCPU, last.resyncCPU/last.snap)
 }
 
@@ -274,17 +276,18 @@ func informerRSS(b *testing.B, baseline, kc string) float64 {
 }
 
 // startupAndResync starts the controller on n objects with a short resync interval, and
-// returns its start-up time and the CPU seconds and commits of one no-op resync (the mean of
-// three, idle time between them included).
-func startupAndResync(b *testing.B, binary, kc, dir string, n int) (float64, float64, int) {
+// returns its start-up time and peak RSS, and the CPU seconds and commits of one no-op resync
+// (the mean of three, idle time between them included).
+func startupAndResync(b *testing.B, binary, kc, dir string, n int) (startup, peak, cpu float64, commits int) {
 	const interval, resyncs = 10 * time.Second, 3
 	c := runController(b, binary, kc, dir, "resync", n, "--resync-interval", interval.String())
 	defer c.stop()
-	commits := commitCount(b, c.remote)
+	peak, _ = readHWM(c.cmd.Process.Pid)
+	commits = commitCount(b, c.remote)
 	cpu0 := processCPU(b, c.cmd.Process.Pid)
 	time.Sleep(resyncs * interval)
-	cpu := (processCPU(b, c.cmd.Process.Pid) - cpu0) / resyncs
-	return c.took.Seconds(), cpu, commitCount(b, c.remote) - commits
+	cpu = (processCPU(b, c.cmd.Process.Pid) - cpu0) / resyncs
+	return c.took.Seconds(), peak, cpu, commitCount(b, c.remote) - commits
 }
 
 func commitCount(b *testing.B, remote string) int {

@@ -134,3 +134,30 @@ func assertAuthor(t *testing.T, cm gitserver.Commit, user string) {
 		t.Errorf("commit %q authored by %q (body %q), want %s", cm.Subject, cm.AuthorName, cm.Body, user)
 	}
 }
+
+// TestRunCreateDuringResyncPush: an object created while the resync's push deletes its file
+// as an orphan is written again. Its create event brings exactly the file the branch held
+// before that push, so compared with the old head it would look like no change; the periodic
+// resync is off, so only that event can put the file back.
+func TestRunCreateDuringResyncPush(t *testing.T) {
+	const ns = "live-resync-race"
+	c := kubetest.NewClient(t, env.Config)
+	c.Namespace(t, ns)
+	remote := gitserver.NewBare(t, "main")
+	orphan := ns + "/configmaps/x.yaml"
+	remote.PushFiles(t, "main", map[string]string{orphan: configMapFile(ns, "x", "v: \"1\"")}, "a file whose object is not there yet")
+	pushing := remote.SignalPushes(t, 2*time.Second)
+	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 0s\n"))
+	apply(t, c, watchRule(ns, "cms", "git", "configmaps"))
+	startStandby(t, "--resync-interval=0")
+	eventually(t, 30*time.Second, "the first resync's push", func() (bool, string) { return pushing(), "no push yet" })
+	c.Create(t, configMap(ns, "x", "v: \"1\""))
+
+	eventually(t, 30*time.Second, "the orphan pruned", func() (bool, string) {
+		return remote.Count(t, "main") >= 2, "no resync commit yet"
+	})
+	waitFile(t, remote, orphan, configMapFile(ns, "x", "v: \"1\""))
+	if log := remote.Log(t, "main"); !strings.HasPrefix(log[0].Subject, "[CREATE]") {
+		t.Errorf("newest commit %q, want the create after the resync's delete", log[0].Subject)
+	}
+}
