@@ -39,8 +39,8 @@ func buildRoutes(writers map[types.NamespacedName]*running) *routes {
 	return &rs
 }
 
-// OnEvent implements discovery.Handler: it renders the object for every destination that
-// takes it and hands the change to that destination's writer.
+// OnEvent implements discovery.Handler: it renders the object once (a delete needs no file),
+// finds its author and hands the change to the writer of every destination that takes it.
 func (mg *manager) OnEvent(res discovery.Resource, op discovery.Op, obj snapshot.Object) {
 	mg.metrics.Events.WithLabelValues(op.String()).Inc()
 	rts := (*mg.routes.Load())[res.GVR]
@@ -87,15 +87,12 @@ var admissionOps = map[discovery.Op]string{
 // update: also a write of spec.replicas through the scale subresource); "" when nobody matches
 // (webhook down, a controller's write it did not see, a resync).
 func (mg *manager) author(res discovery.Resource, op discovery.Op, obj snapshot.Object, hash string) string {
-	if mg.authors.Len() == 0 {
-		return ""
-	}
 	k := webhook.Key{
 		Group: res.GVR.Group, Resource: res.GVR.Resource,
 		Namespace: obj.GetNamespace(), Name: obj.GetName(),
 		Operation: admissionOps[op], Hash: hash,
 	}
-	if user, ok := mg.authors.Lookup(k); ok || op != discovery.OpUpdate || !res.Scale {
+	if user := mg.lookup(k); user != "" || op != discovery.OpUpdate || !res.Scale {
 		return user
 	}
 	replicas, ok := snapshot.Replicas(obj)

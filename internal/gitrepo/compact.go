@@ -52,20 +52,27 @@ func (r *Repo) compact() error {
 	if err := writePackFiles(r.opts.Dir, p); err != nil {
 		return fmt.Errorf("compact: %w", err)
 	}
+	var deleteErr error
 	for _, h := range merged {
 		if h == p.checksum {
 			continue
 		}
 		if err := fss.DeleteOldObjectPackAndIndex(h, time.Time{}); err != nil {
-			return fmt.Errorf("compact: %w", err)
+			deleteErr = err
+			break
 		}
 	}
-	// The storage caches the indexes of the packs just removed: open the clone afresh.
+	// The storage caches the indexes of the packs just removed, and does not know the merged
+	// one: open the clone afresh, also when a delete failed (the objects are all in the merged
+	// pack, so a leftover small pack is only a duplicate).
 	repo, err := openBare(r.opts.Dir)
 	if err != nil {
 		return fmt.Errorf("compact: reopen: %w", err)
 	}
 	r.repo = repo
+	if deleteErr != nil {
+		return fmt.Errorf("compact: %w", deleteErr)
+	}
 	return nil
 }
 

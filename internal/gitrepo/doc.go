@@ -6,10 +6,11 @@
 // reused by hash, so the cost of a commit follows the number of changed paths,
 // not the size of the repository. The commits of one Apply are written into one
 // pack as they are made, each new version of a directory a delta against its
-// previous one, so a burst of thousands of commits costs in proportion to its
-// changes. Pushes send exactly that pack and never force: when the branch moved (another writer), the
-// Repo fetches, asks the caller to rebuild its commits on the new head and
-// tries again, a bounded number of times. Foreign commits stay in history.
+// previous one, so a burst of thousands of commits costs in proportion to the
+// directories they touch, not to the history. Pushes send exactly that pack and
+// never force: when the branch moved (another writer), the Repo fetches, asks
+// the caller to rebuild its commits on the new head and tries again, a bounded
+// number of times. Foreign commits stay in history.
 //
 // A URL with a scheme (https, http, ssh, git, file) or in scp-like form
 // (git@host:path) is a remote: it is fetched into a bare clone (in memory, or

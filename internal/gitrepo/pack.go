@@ -20,21 +20,22 @@ const maxDeltaDepth = 50
 // packBuilder writes the objects of one Apply straight into a pack as they are made. A new
 // version of a directory is stored as a delta against its previous version in the same pack,
 // which the builder knows without searching: a commit that changes one file of a directory of
-// n files then costs one entry in the pack, not n, and building and sending a burst of commits
-// follows their changes, not the size of the trees. Git's receive-pack and go-git resolve the
+// n files then adds one entry's worth to the pack, not n. Each version is still encoded and
+// hashed whole (Git names a tree by all of it), so a commit costs in proportion to the
+// directories it touches, never to the history. Git's receive-pack and go-git resolve the
 // deltas (REF_DELTA, whose base is always earlier in the same pack).
 type packBuilder struct {
 	buf     bytes.Buffer
-	stored  map[plumbing.Hash]struct{}
-	entries []idxfile.Entry // what the pack's index lists
+	stored  map[plumbing.Hash]int // every object in the pack: the deltas to apply to read it
+	entries []idxfile.Entry       // what the pack's index lists
 	// Blobs and whole trees are compressed as fast as zlib can; deltas and commits are small
 	// enough that compressing them costs more than it saves.
 	fast, plain *zlib.Writer
 }
 
 func newPackBuilder() *packBuilder {
-	p := &packBuilder{stored: map[plumbing.Hash]struct{}{}}
-	p.buf.WriteString("PACK\x00\x00\x00\x02\x00\x00\x00\x00") // version 2; count filled in by bytes
+	p := &packBuilder{stored: map[plumbing.Hash]int{}}
+	p.buf.WriteString("PACK\x00\x00\x00\x02\x00\x00\x00\x00") // version 2; count filled in by finish
 	p.fast, _ = zlib.NewWriterLevel(&p.buf, zlib.BestSpeed)
 	p.plain, _ = zlib.NewWriterLevel(&p.buf, zlib.NoCompression)
 	return p
@@ -46,28 +47,34 @@ func (p *packBuilder) object(t plumbing.ObjectType, content []byte) (plumbing.Ha
 	if _, ok := p.stored[h]; ok {
 		return h, nil
 	}
-	return h, p.entry(h, t, nil, content)
+	return h, p.entry(h, t, nil, content, 0)
 }
 
 // delta stores content as a delta against base, an object of the same type stored earlier by
-// this builder, with baseContent its content. It is stored whole when that is not smaller.
+// this builder, with baseContent its content. It is stored whole when that is not smaller, or
+// when base ends a chain of maxDeltaDepth deltas already.
 func (p *packBuilder) delta(t plumbing.ObjectType, content []byte, base plumbing.Hash, baseContent []byte) (plumbing.Hash, error) {
 	h := plumbing.ComputeHash(t, content)
 	if _, ok := p.stored[h]; ok {
 		return h, nil
 	}
-	if _, ok := p.stored[base]; !ok {
+	depth, ok := p.stored[base]
+	if !ok {
 		return plumbing.ZeroHash, fmt.Errorf("delta base %s is not in the pack", base)
 	}
-	d := encodeDelta(baseContent, content)
-	if len(baseContent) == 0 || len(d)+len(base) >= len(content) { // go-git refuses an empty base
-		return h, p.entry(h, t, nil, content)
+	if depth >= maxDeltaDepth || len(baseContent) == 0 { // go-git refuses an empty base
+		return h, p.entry(h, t, nil, content, 0)
 	}
-	return h, p.entry(h, plumbing.REFDeltaObject, base[:], d)
+	d := encodeDelta(baseContent, content)
+	if len(d)+len(base) >= len(content) {
+		return h, p.entry(h, t, nil, content, 0)
+	}
+	return h, p.entry(h, plumbing.REFDeltaObject, base[:], d, depth+1)
 }
 
-func (p *packBuilder) entry(h plumbing.Hash, t plumbing.ObjectType, prefix, data []byte) error {
-	p.stored[h] = struct{}{}
+// entry stores one object, which takes depth deltas to read.
+func (p *packBuilder) entry(h plumbing.Hash, t plumbing.ObjectType, prefix, data []byte, depth int) error {
+	p.stored[h] = depth
 	start := p.buf.Len()
 	p.buf.Write(appendEntryHeader(nil, t, uint64(len(data))))
 	p.buf.Write(prefix)
@@ -88,7 +95,7 @@ func (p *packBuilder) entry(h plumbing.Hash, t plumbing.ObjectType, prefix, data
 
 // copied adds an entry of another pack as it is there: a header, then the compressed data.
 func (p *packBuilder) copied(h plumbing.Hash, header, compressed []byte) {
-	p.stored[h] = struct{}{}
+	p.stored[h] = 0 // no delta is made against a copied object
 	start := p.buf.Len()
 	p.buf.Write(header)
 	p.buf.Write(compressed)

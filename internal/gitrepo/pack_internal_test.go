@@ -2,9 +2,14 @@ package gitrepo
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 )
 
@@ -36,5 +41,73 @@ func TestEncodeDelta(t *testing.T) {
 				t.Errorf("delta of a one-byte change is %d bytes", len(d))
 			}
 		})
+	}
+}
+
+// TestDeltaChainsAreBounded: a directory rewritten many times in one pack never needs more
+// than maxDeltaDepth deltas to read, and the pack is one Git accepts.
+func TestDeltaChainsAreBounded(t *testing.T) {
+	p := newPackBuilder()
+	prev := []byte(strings.Repeat("entry\n", 100))
+	base, err := p.object(plumbing.TreeObject, prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 * maxDeltaDepth {
+		next := append(bytes.Clone(prev), fmt.Sprintf("entry %d\n", i)...)
+		if base, err = p.delta(plumbing.TreeObject, next, base, prev); err != nil {
+			t.Fatal(err)
+		}
+		prev = next
+	}
+	deepest := 0
+	for _, d := range p.stored {
+		deepest = max(deepest, d)
+	}
+	if deepest != maxDeltaDepth {
+		t.Errorf("deepest chain = %d, want %d", deepest, maxDeltaDepth)
+	}
+	built, err := p.finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", "--bare", dir).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	if err := writePackFiles(dir, built); err != nil {
+		t.Fatal(err)
+	}
+	pack := filepath.Join(dir, "objects", "pack", "pack-"+built.checksum.String()+".pack")
+	if out, err := exec.Command("git", "verify-pack", pack).CombinedOutput(); err != nil {
+		t.Errorf("git verify-pack: %v\n%s", err, out)
+	}
+}
+
+// TestWritePackFilesLeavesNoHalfPack: when the index cannot be put in place, neither is the
+// pack (go-git cannot open a clone with a pack but no index), and no temporary file is left.
+func TestWritePackFilesLeavesNoHalfPack(t *testing.T) {
+	p := newPackBuilder()
+	if _, err := p.object(plumbing.BlobObject, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	built, err := p.finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	base := filepath.Join(dir, "objects", "pack", "pack-"+built.checksum.String())
+	// A directory where the index goes makes its rename fail.
+	if err := os.MkdirAll(filepath.Join(base+".idx", "in-the-way"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePackFiles(dir, built); err == nil {
+		t.Fatal("writePackFiles succeeded with a directory in the index's place")
+	}
+	if _, err := os.Stat(base + ".pack"); !os.IsNotExist(err) {
+		t.Errorf("a pack without its index is in place: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.tmp")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

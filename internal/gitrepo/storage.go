@@ -65,9 +65,10 @@ func (r *Repo) store(p *builtPack) error {
 	return nil
 }
 
-// writePackFiles writes the pack, then its index (which makes Git and go-git see it), each
-// through a temporary file.
-func writePackFiles(dir string, p *builtPack) error {
+// writePackFiles writes the pack and its index through temporary files, then puts the index in
+// place and the pack last: go-git lists packs by their .pack file and cannot open a clone with
+// a pack whose index is missing, so a failure or a kill in between must leave no .pack.
+func writePackFiles(dir string, p *builtPack) (err error) {
 	var idx bytes.Buffer
 	if _, err := idxfile.NewEncoder(&idx).Encode(p.index); err != nil {
 		return err
@@ -77,15 +78,24 @@ func writePackFiles(dir string, p *builtPack) error {
 		return err
 	}
 	base := filepath.Join(packs, "pack-"+p.checksum.String())
-	for _, f := range []struct {
+	files := []struct {
 		ext  string
 		data []byte
-	}{{".pack", p.data}, {".idx", idx.Bytes()}} {
-		tmp := base + f.ext + ".tmp"
-		if err := os.WriteFile(tmp, f.data, 0o644); err != nil {
+	}{{".idx", idx.Bytes()}, {".pack", p.data}}
+	defer func() {
+		if err != nil {
+			for _, f := range files {
+				_ = os.Remove(base + f.ext + ".tmp")
+			}
+		}
+	}()
+	for _, f := range files {
+		if err := os.WriteFile(base+f.ext+".tmp", f.data, 0o644); err != nil {
 			return err
 		}
-		if err := os.Rename(tmp, base+f.ext); err != nil {
+	}
+	for _, f := range files {
+		if err := os.Rename(base+f.ext+".tmp", base+f.ext); err != nil {
 			return err
 		}
 	}

@@ -52,23 +52,21 @@ func (w *objectWriter) commit(c *object.Commit) (plumbing.Hash, error) {
 }
 
 // tree stores the new version of dir: a delta against the version this writer stored last,
-// unless the chain of deltas is long enough.
+// when there is one.
 func (w *objectWriter) tree(dir *dirNode, raw []byte) (plumbing.Hash, error) {
 	var (
 		h   plumbing.Hash
 		err error
 	)
-	depth := 0
-	if dir.raw != nil && dir.depth < maxDeltaDepth && w.pack.has(dir.hash) {
+	if dir.raw != nil && w.pack.has(dir.hash) {
 		h, err = w.pack.delta(plumbing.TreeObject, raw, dir.hash, dir.raw)
-		depth = dir.depth + 1
 	} else {
 		h, err = w.pack.object(plumbing.TreeObject, raw)
 	}
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	dir.hash, dir.raw, dir.depth, dir.dirty = h, raw, depth, false
+	dir.hash, dir.raw, dir.dirty = h, raw, false
 	return h, nil
 }
 
@@ -81,7 +79,6 @@ type dirNode struct {
 	dirs    map[string]*dirNode // subdirectories opened for editing
 	dirty   bool                // entries differ from hash
 	raw     []byte              // the encoding of hash when this Apply wrote it: the next delta's base
-	depth   int                 // deltas in the chain of hash
 }
 
 func newDir() *dirNode { return &dirNode{dirs: map[string]*dirNode{}} }
