@@ -132,9 +132,7 @@ func createNamespaces(b *testing.B, format string, n int) {
 
 // unthrottled is a dynamic client without client-side rate limits.
 func unthrottled(b *testing.B) dynamic.Interface {
-	cfg := *env.Config
-	cfg.QPS, cfg.Burst = -1, 0
-	dyn, err := dynamic.NewForConfig(&cfg)
+	dyn, err := kubetest.Unthrottled(env.Config)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -148,26 +146,10 @@ const writers = 32
 // first error.
 func parallel(b *testing.B, from, to int, do func(context.Context, dynamic.Interface, int) error) {
 	dyn := unthrottled(b)
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var failed error
-	for range writers {
-		wg.Go(func() {
-			for i := range jobs {
-				if err := do(context.Background(), dyn, i); err != nil {
-					once.Do(func() { failed = err })
-				}
-			}
-		})
-	}
-	for i := from; i < to; i++ {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	if failed != nil {
-		b.Fatalf("burst: %v", failed)
+	if err := kubetest.Parallel(writers, to-from, func(i int) error {
+		return do(context.Background(), dyn, from+i)
+	}); err != nil {
+		b.Fatalf("burst: %v", err)
 	}
 }
 

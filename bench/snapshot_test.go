@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
@@ -172,12 +171,7 @@ func populateOnce(b *testing.B) {
 
 // populate creates the objects once, with bounded concurrency.
 func populate(b *testing.B) {
-	cfg := *env.Config
-	cfg.QPS, cfg.Burst = -1, 0 // no client-side throttling while filling the cluster
-	dyn, err := dynamic.NewForConfig(&cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dyn := unthrottled(b)
 	ctx := context.Background()
 	cmGVR := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 	orderGVR := schema.GroupVersionResource{Group: "shop.example.com", Version: "v1", Resource: "icecreamorders"}
@@ -189,46 +183,30 @@ func populate(b *testing.B) {
 		}
 	}
 	payload := strings.Repeat("x", configMapSize-100)
-	jobs := make(chan *unstructured.Unstructured)
-	var wg sync.WaitGroup
-	errs := make(chan error, 1)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for obj := range jobs {
-				gvr := cmGVR
-				if obj.GetKind() == "IceCreamOrder" {
-					gvr = orderGVR
-				}
-				if _, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		}()
-	}
+	var objs []*unstructured.Unstructured
 	for i := range configMaps {
-		jobs <- &unstructured.Unstructured{Object: map[string]any{
+		objs = append(objs, &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": fmt.Sprintf("cm-%05d", i), "namespace": fmt.Sprintf("bench-%02d", i%namespaces), "labels": map[string]any{"app": "bench"}},
 			"data":     map[string]any{"payload": payload, "index": fmt.Sprint(i)},
-		}}
+		}})
 	}
 	for i := range orders {
-		jobs <- &unstructured.Unstructured{Object: map[string]any{
+		objs = append(objs, &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "shop.example.com/v1", "kind": "IceCreamOrder",
 			"metadata": map[string]any{"name": fmt.Sprintf("order-%03d", i), "namespace": fmt.Sprintf("bench-%02d", i%namespaces)},
 			"spec":     map[string]any{"flavour": "vanilla", "scoops": int64(1 + i%3)},
-		}}
+		}})
 	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	err := kubetest.Parallel(16, len(objs), func(i int) error {
+		gvr := cmGVR
+		if objs[i].GetKind() == "IceCreamOrder" {
+			gvr = orderGVR
+		}
+		_, err := dyn.Resource(gvr).Namespace(objs[i].GetNamespace()).Create(ctx, objs[i], metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
 		b.Fatalf("populate: %v", err)
-	default:
 	}
 }

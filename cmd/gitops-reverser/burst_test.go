@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,9 +30,7 @@ func TestRunStopMidBurst(t *testing.T) {
 	first := startController(t, "--resync-interval=0")
 	eventually(t, 30*time.Second, "backfill", func() (bool, string) { return remote.Head(t, "main") != "", "no branch yet" })
 
-	cfg := *env.Config
-	cfg.QPS, cfg.Burst = -1, 0
-	dyn, err := dynamic.NewForConfig(&cfg)
+	dyn, err := kubetest.Unthrottled(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,37 +57,20 @@ func TestRunStopMidBurst(t *testing.T) {
 // createConfigMaps creates n ConfigMaps in ns from 16 parallel writers, counting them.
 func createConfigMaps(dyn dynamic.Interface, ns string, n int, created *atomic.Int64) error {
 	gvr := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	jobs := make(chan int)
-	errs := make(chan error, 16)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for i := range jobs {
-				obj := &unstructured.Unstructured{Object: map[string]any{
-					"apiVersion": "v1", "kind": "ConfigMap",
-					"metadata": map[string]any{"name": fmt.Sprintf("cm-%04d", i), "namespace": ns},
-					"data":     map[string]any{"i": fmt.Sprint(i)},
-				}}
-				if _, err := dyn.Resource(gvr).Namespace(ns).Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					continue
-				}
-				created.Add(1)
-			}
-		})
-	}
-	for i := range n {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return fmt.Errorf("create ConfigMaps: %w", err)
-	default:
+	err := kubetest.Parallel(16, n, func(i int) error {
+		obj := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": fmt.Sprintf("cm-%04d", i), "namespace": ns},
+			"data":     map[string]any{"i": fmt.Sprint(i)},
+		}}
+		if _, err := dyn.Resource(gvr).Namespace(ns).Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+		created.Add(1)
 		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create ConfigMaps: %w", err)
 	}
+	return nil
 }
