@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -78,7 +79,9 @@ func (p *controllerProc) stop(t *testing.T) {
 				t.Errorf("controller: %v", err)
 			}
 		case <-time.After(60 * time.Second):
-			t.Errorf("controller did not stop")
+			var stacks strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			t.Errorf("controller did not stop; goroutines:\n%s", stacks.String())
 		}
 		if t.Failed() {
 			t.Logf("controller logs:\n%s", p.logs.String())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -78,8 +79,22 @@ func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, pack *builtPac
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
 	req.Commands = []*packp.Command{{Name: r.branch, Old: base, New: tip}}
-	req.Packfile = io.NopCloser(&progressReader{r: bytes.NewReader(pack.data), idle: r.opts.Timeout, extend: extend})
-	status, err := sess.ReceivePack(ctx, req)
+	body := &progressReader{r: bytes.NewReader(pack.data), idle: r.opts.Timeout, extend: extend, sent: make(chan struct{})}
+	req.Packfile = io.NopCloser(body)
+	sendCtx := ctx
+	if r.endpoint.Protocol == "file" {
+		// Cancelled while it writes the pack to git-receive-pack, go-git kills that process and
+		// waits for its index-pack child, which reads the same pipe and so waits for the rest of
+		// the pack: forever (go-git/go-git#614). A local pack is sent whole, then cancelled.
+		var stop context.CancelFunc
+		sendCtx, stop = cancelAfter(ctx, body.sent)
+		defer stop()
+	}
+	status, err := sess.ReceivePack(sendCtx, req)
+	failed := err != nil || status != nil && status.Error() != nil
+	if failed && ctx.Err() != nil { // not a rejection: git's processes were stopped
+		return r.netError("push", ctx.Err())
+	}
 	if status != nil && status.Error() != nil {
 		return r.pushRejected(status.Error())
 	}
@@ -168,16 +183,36 @@ func idleContext(ctx context.Context, idle time.Duration) (context.Context, func
 	return ctx, func(d time.Duration) { timer.Reset(d) }, func() { timer.Stop(); cancel(context.Canceled) }
 }
 
+// cancelAfter is a context that ends with ctx, but not before done is closed; stop releases it.
+func cancelAfter(ctx context.Context, done <-chan struct{}) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stopped := make(chan struct{})
+	go func() {
+		for _, c := range []<-chan struct{}{ctx.Done(), done} {
+			select {
+			case <-c:
+			case <-stopped:
+				return
+			}
+		}
+		cancel(context.Cause(ctx))
+	}()
+	var once sync.Once
+	return out, func() { once.Do(func() { close(stopped); cancel(context.Canceled) }) }
+}
+
 // minPushRate is the slowest upload a push is allowed once its pack is handed over: the HTTP
 // transport reads the whole pack before sending it, and the server checks it after.
 const minPushRate = 256 << 10 // bytes per second
 
 // progressReader extends the push's time on every read of its pack, and once the whole pack
-// is read, by the time it may take to send and check at minPushRate.
+// is read, by the time it may take to send and check at minPushRate; sent is closed then.
 type progressReader struct {
 	r      *bytes.Reader
 	idle   time.Duration
 	extend func(time.Duration)
+	sent   chan struct{}
+	once   sync.Once
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
@@ -185,6 +220,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	switch {
 	case errors.Is(err, io.EOF):
 		p.extend(p.idle + time.Duration(p.r.Size())*time.Second/minPushRate)
+		p.once.Do(func() { close(p.sent) })
 	case n > 0:
 		p.extend(p.idle)
 	}

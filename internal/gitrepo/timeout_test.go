@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,4 +42,49 @@ func TestPushTimeoutFollowsProgress(t *testing.T) {
 	if got := len(remote.Files(t, "main")); got != 65 {
 		t.Errorf("remote has %d files, want 65", got)
 	}
+}
+
+// TestCancelDuringLocalPush: a push to a file:// remote cancelled while git index-pack reads
+// its pack returns (go-git alone then waits forever, go-git/go-git#614), and the next push
+// gets everything there. A SIGTERM during a burst does this.
+func TestCancelDuringLocalPush(t *testing.T) {
+	remote := gitserver.NewBare(t, "main")
+	r := open(t, gitrepo.Options{URL: remote.URL})
+	apply(t, r, static(commit("first", add("a.yaml", "a: 1\n"))))
+
+	var many diff.Changeset // about 20 MiB
+	for i := range 20000 {
+		many = append(many, add(fmt.Sprintf("many/%03d/%05d.yaml", i%100, i), strings.Repeat(rand.Text(), 40)+"\n"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Apply(ctx, static(commit("many", many...)))
+		done <- err
+	}()
+	arriving := func() bool {
+		m, _ := filepath.Glob(filepath.Join(remote.Dir, "objects", "*incoming-*", "pack", "tmp_pack_*"))
+		return len(m) > 0
+	}
+	for deadline := time.Now().Add(30 * time.Second); !arriving(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the pack never started to arrive")
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled push: %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a push cancelled while its pack was arriving did not return")
+	}
+
+	apply(t, r, static(commit("many", many...)))
+	if got := len(remote.Files(t, "main")); got != 20001 {
+		t.Errorf("remote has %d files, want 20001", got)
+	}
+	remote.Fsck(t)
 }
