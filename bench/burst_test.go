@@ -6,12 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
@@ -68,7 +66,7 @@ func BenchmarkBurst(b *testing.B) {
 			r.peak, _ = readHWM(pid)
 			return r
 		}
-		created := phase("create", func() { createBurst(b, n) }, n)
+		created := phase("create", func() { createLabelled(b, "burst", "burst", writers, 0, n) }, n)
 		time.Sleep(5 * time.Second)
 		created.steady = rss(b, pid)
 		if window == "0s" {
@@ -92,21 +90,6 @@ func BenchmarkBurst(b *testing.B) {
 		b.ReportMetric(r.caught, fmt.Sprintf("s-caught-up/%s-%s", r.op, r.window))
 	}
 	fmt.Println()
-}
-
-// createBurst creates the burst's ConfigMaps, writer i in namespace burst-i.
-func createBurst(b *testing.B, n int) {
-	payload := strings.Repeat("x", configMapSize-100)
-	parallel(b, 0, n, func(ctx context.Context, dyn dynamic.Interface, i int) error {
-		ns := fmt.Sprintf("burst-%02d", i%writers)
-		obj := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "v1", "kind": "ConfigMap",
-			"metadata": map[string]any{"name": fmt.Sprintf("burst-%06d", i), "namespace": ns, "labels": map[string]any{"bench": "burst"}},
-			"data":     map[string]any{"payload": payload, "index": fmt.Sprint(i)},
-		}}
-		_, err := dyn.Resource(configMapsGVR).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{})
-		return err
-	})
 }
 
 // deleteBurst deletes every burst ConfigMap at once: one delete-collection per namespace, all

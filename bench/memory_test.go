@@ -105,14 +105,21 @@ func createConfigMaps(b *testing.B, from, to int) {
 	if from == 0 {
 		createNamespaces(b, "mem-%02d", memNamespaces)
 	}
+	createLabelled(b, "mem", "memory", memNamespaces, from, to)
+}
+
+// createLabelled creates ~1 KiB ConfigMaps from index from to to, labelled bench=label, each
+// named prefix-index in namespace prefix-(index mod namespaces).
+func createLabelled(b *testing.B, prefix, label string, namespaces, from, to int) {
 	payload := strings.Repeat("x", configMapSize-100)
 	parallel(b, from, to, func(ctx context.Context, dyn dynamic.Interface, i int) error {
+		ns := fmt.Sprintf("%s-%02d", prefix, i%namespaces)
 		obj := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "v1", "kind": "ConfigMap",
-			"metadata": map[string]any{"name": fmt.Sprintf("mem-%06d", i), "namespace": fmt.Sprintf("mem-%02d", i%memNamespaces), "labels": map[string]any{"bench": "memory"}},
+			"metadata": map[string]any{"name": fmt.Sprintf("%s-%06d", prefix, i), "namespace": ns, "labels": map[string]any{"bench": label}},
 			"data":     map[string]any{"payload": payload, "index": fmt.Sprint(i)},
 		}}
-		_, err := dyn.Resource(configMapsGVR).Namespace(obj.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{})
+		_, err := dyn.Resource(configMapsGVR).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{})
 		return err
 	})
 }

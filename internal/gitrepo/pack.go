@@ -44,10 +44,15 @@ func newPackBuilder() *packBuilder {
 // object stores a whole object, once.
 func (p *packBuilder) object(t plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
 	h := plumbing.ComputeHash(t, content)
+	return h, p.hashed(h, t, content)
+}
+
+// hashed is object for a caller that has computed the object's hash h already.
+func (p *packBuilder) hashed(h plumbing.Hash, t plumbing.ObjectType, content []byte) error {
 	if _, ok := p.stored[h]; ok {
-		return h, nil
+		return nil
 	}
-	return h, p.entry(h, t, nil, content, 0)
+	return p.entry(h, t, nil, content, 0)
 }
 
 // delta stores content as a delta against base, an object of the same type stored earlier by

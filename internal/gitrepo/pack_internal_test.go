@@ -78,7 +78,7 @@ func TestDeltaChainsAreBounded(t *testing.T) {
 	if err := writePackFiles(dir, built); err != nil {
 		t.Fatal(err)
 	}
-	pack := filepath.Join(dir, "objects", "pack", "pack-"+built.checksum.String()+".pack")
+	pack := filepath.Join(dir, packFile(built.checksum, ".pack"))
 	if out, err := exec.Command("git", "verify-pack", pack).CombinedOutput(); err != nil {
 		t.Errorf("git verify-pack: %v\n%s", err, out)
 	}
@@ -96,7 +96,7 @@ func TestWritePackFilesLeavesNoHalfPack(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	base := filepath.Join(dir, "objects", "pack", "pack-"+built.checksum.String())
+	base := filepath.Join(dir, packFile(built.checksum, ""))
 	// A directory where the index goes makes its rename fail.
 	if err := os.MkdirAll(filepath.Join(base+".idx", "in-the-way"), 0o755); err != nil {
 		t.Fatal(err)

@@ -186,19 +186,14 @@ func idleContext(ctx context.Context, idle time.Duration) (context.Context, func
 // cancelAfter is a context that ends with ctx, but not before done is closed; stop releases it.
 func cancelAfter(ctx context.Context, done <-chan struct{}) (context.Context, context.CancelFunc) {
 	out, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	stopped := make(chan struct{})
-	go func() {
-		for _, c := range []<-chan struct{}{ctx.Done(), done} {
-			select {
-			case <-c:
-			case <-stopped:
-				return
-			}
+	stopAfter := context.AfterFunc(ctx, func() {
+		select {
+		case <-done:
+			cancel(context.Cause(ctx))
+		case <-out.Done(): // stopped
 		}
-		cancel(context.Cause(ctx))
-	}()
-	var once sync.Once
-	return out, func() { once.Do(func() { close(stopped); cancel(context.Canceled) }) }
+	})
+	return out, func() { stopAfter(); cancel(context.Canceled) }
 }
 
 // minPushRate is the slowest upload a push is allowed once its pack is handed over: the HTTP

@@ -73,11 +73,10 @@ func writePackFiles(dir string, p *builtPack) (err error) {
 	if _, err := idxfile.NewEncoder(&idx).Encode(p.index); err != nil {
 		return err
 	}
-	packs := filepath.Join(dir, "objects", "pack")
-	if err := os.MkdirAll(packs, 0o755); err != nil {
+	base := filepath.Join(dir, packFile(p.checksum, ""))
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
 		return err
 	}
-	base := filepath.Join(packs, "pack-"+p.checksum.String())
 	files := []struct {
 		ext  string
 		data []byte

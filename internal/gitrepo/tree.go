@@ -30,8 +30,9 @@ func newObjectWriter(s storer.EncodedObjectStorer) *objectWriter {
 	return &objectWriter{s: s, pack: newPackBuilder()}
 }
 
-func (w *objectWriter) blob(content []byte) (plumbing.Hash, error) {
-	return w.pack.object(plumbing.BlobObject, content)
+// blob stores a file's content, whose hash h the caller computed to compare it with the tree.
+func (w *objectWriter) blob(h plumbing.Hash, content []byte) error {
+	return w.pack.hashed(h, plumbing.BlobObject, content)
 }
 
 // commit stores a commit.
@@ -106,9 +107,7 @@ func (d *dirNode) get(name string) (object.TreeEntry, bool) {
 // set puts e in place of the entry of the same name.
 func (d *dirNode) set(e object.TreeEntry) {
 	d.remove(e.Name)
-	i, _ := slices.BinarySearchFunc(d.entries, e, func(a, b object.TreeEntry) int {
-		return compareEntries(a.Name, a.Mode == filemode.Dir, b.Name, b.Mode == filemode.Dir)
-	})
+	i, _ := slices.BinarySearchFunc(d.entries, e, gitOrder)
 	d.entries = slices.Insert(d.entries, i, e)
 	d.dirty = true
 }
@@ -118,6 +117,11 @@ func (d *dirNode) remove(name string) {
 		d.entries = slices.Delete(d.entries, i, i+1)
 		d.dirty = true
 	}
+}
+
+// gitOrder compares two tree entries as compareEntries does.
+func gitOrder(a, b object.TreeEntry) int {
+	return compareEntries(a.Name, a.Mode == filemode.Dir, b.Name, b.Mode == filemode.Dir)
 }
 
 // compareEntries orders tree entries the way Git does: by name, with a directory compared as
@@ -165,9 +169,7 @@ func loadDir(s storer.EncodedObjectStorer, h plumbing.Hash) (*dirNode, error) {
 	}
 	d.entries = slices.Clone(t.Entries)
 	// Trees written elsewhere are sorted already; finding entries relies on it.
-	slices.SortFunc(d.entries, func(a, b object.TreeEntry) int {
-		return compareEntries(a.Name, a.Mode == filemode.Dir, b.Name, b.Mode == filemode.Dir)
-	})
+	slices.SortFunc(d.entries, gitOrder)
 	return d, nil
 }
 
@@ -207,7 +209,7 @@ func (e *treeEditor) put(path string, content []byte) error {
 	if exists && !isOpenDir && old.Hash == h && old.Mode == mode {
 		return nil
 	}
-	if _, err := e.w.blob(content); err != nil {
+	if err := e.w.blob(h, content); err != nil {
 		return err
 	}
 	delete(dir.dirs, name) // a directory in the way is replaced by the file

@@ -117,14 +117,6 @@ func (c *Cached) GetAnnotations() map[string]string { return c.annotations.toMap
 // GetOwnerReferences is the cache's own slice: read it, never modify it.
 func (c *Cached) GetOwnerReferences() []metav1.OwnerReference { return c.ownerReferences }
 
-// Replicas is c's spec.replicas; ok is false when it has none.
-func (c *Cached) Replicas() (replicas int64, ok bool) {
-	if c.replicas == nil {
-		return 0, false
-	}
-	return *c.replicas, true
-}
-
 // GetObjectMeta makes c a metav1.ObjectMetaAccessor, which is how client-go's informer
 // machinery reads it (meta.Accessor: its key, the namespace index, resourceVersion
 // comparisons). It is built on every call, to keep no second copy in the cache.

@@ -48,7 +48,10 @@ func AnnotationsOf(obj Object) labels.Labels {
 func Replicas(obj Object) (replicas int64, ok bool) {
 	switch o := obj.(type) {
 	case *Cached:
-		return o.Replicas()
+		if o.replicas == nil {
+			return 0, false
+		}
+		return *o.replicas, true
 	case *unstructured.Unstructured:
 		r, found, err := unstructured.NestedInt64(o.Object, "spec", "replicas")
 		return r, found && err == nil

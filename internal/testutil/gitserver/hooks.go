@@ -12,8 +12,7 @@ import (
 // that changes made while a push is in flight are likely rather than lucky.
 func (r *Remote) SlowPushes(t testing.TB, d time.Duration) {
 	t.Helper()
-	hook := fmt.Sprintf("#!/bin/sh\nsleep %.3f\n", d.Seconds())
-	writeFile(t, filepath.Join(r.Dir, "hooks", "pre-receive"), []byte(hook), 0o755)
+	r.SignalPushes(t, d)
 }
 
 // SignalPushes is SlowPushes that also reports, through the returned function, whether a push
