@@ -1,16 +1,12 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
@@ -74,7 +70,7 @@ func BenchmarkBurst(b *testing.B) {
 			snap = measure(b, binary, "snapshot", "--kubeconfig", kc, "--repo", "file://"+snapRemote, "-A",
 				"--resources", "configmaps", "-l", "bench=burst")
 		}
-		deleted := phase("delete", func() { deleteBurst(b) }, 0)
+		deleted := phase("delete", func() { deleteLabelled(b, "burst", "burst", writers) }, 0)
 		deleted.steady = created.steady
 		rows = append(rows, created, deleted)
 		ctl.stop()
@@ -90,15 +86,6 @@ func BenchmarkBurst(b *testing.B) {
 		b.ReportMetric(r.caught, fmt.Sprintf("s-caught-up/%s-%s", r.op, r.window))
 	}
 	fmt.Println()
-}
-
-// deleteBurst deletes every burst ConfigMap at once: one delete-collection per namespace, all
-// in parallel.
-func deleteBurst(b *testing.B) {
-	parallel(b, 0, writers, func(ctx context.Context, dyn dynamic.Interface, i int) error {
-		return dyn.Resource(configMapsGVR).Namespace(fmt.Sprintf("burst-%02d", i)).DeleteCollection(ctx,
-			metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "bench=burst"})
-	})
 }
 
 // resetHWM resets a process's peak resident set to its current one, so VmHWM is the peak of

@@ -47,6 +47,8 @@ func BenchmarkWatchedMemory(b *testing.B) {
 	}
 	c := kubetest.NewClient(b, env.Config)
 	c.Create(b, "apiVersion: v1\nkind: Namespace\nmetadata: {name: mem-bench}\n")
+	// The benchmarks after this one (BenchmarkSnapshot) count every ConfigMap in the cluster.
+	b.Cleanup(func() { deleteLabelled(b, "mem", "memory", memNamespaces) })
 
 	idle := controllerRSS(b, binary, kc, dir, "idle", 0)
 	baseIdle := informerRSS(b, baseline, kc)
@@ -121,6 +123,15 @@ func createLabelled(b *testing.B, prefix, label string, namespaces, from, to int
 		}}
 		_, err := dyn.Resource(configMapsGVR).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{})
 		return err
+	})
+}
+
+// deleteLabelled deletes the ConfigMaps createLabelled made, all at once: one delete-collection
+// per namespace, all in parallel.
+func deleteLabelled(b *testing.B, prefix, label string, namespaces int) {
+	parallel(b, 0, namespaces, func(ctx context.Context, dyn dynamic.Interface, i int) error {
+		return dyn.Resource(configMapsGVR).Namespace(fmt.Sprintf("%s-%02d", prefix, i)).DeleteCollection(ctx,
+			metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "bench=" + label})
 	})
 }
 
