@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 )
 
@@ -378,7 +377,7 @@ func cpuTime(who int) float64 {
 func oneChange(f fixture, i int, msg string) []gitrepo.Commit {
 	content := append(f.content(i, -1), fmt.Sprintf("# %s %d\n", msg, time.Now().UnixNano())...)
 	return []gitrepo.Commit{{
-		Changes:   diff.Changeset{{Path: f.path(i), Op: diff.Update, Content: content}},
+		Changes:   []gitrepo.Change{{Path: f.path(i), Content: content}},
 		Committer: benchSig,
 		Message:   msg,
 	}}

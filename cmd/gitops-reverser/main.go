@@ -122,26 +122,26 @@ func (c *common) restConfig() (*rest.Config, error) {
 	return cfg, nil
 }
 
-// prepare parses the flags, validates them, installs the logger and loads the kubeconfig.
+// prepare parses the flags, validates them, makes the logger and loads the kubeconfig.
 // A nil config and nil error mean the command only printed its help.
-func (c *common) prepare(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer, validate func() error) (*rest.Config, error) {
+func (c *common) prepare(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer, validate func() error) (*rest.Config, *slog.Logger, error) {
 	if err := parse(fs, args, stdout); errors.Is(err, errHelp) {
-		return nil, nil
+		return nil, nil, nil
 	} else if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := c.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	logger := c.logger(stderr)
-	slog.SetDefault(logger)
 	// client-go (leader election, reflectors) logs in the same format. klog's logger is a
 	// process global that is not safe to replace while informers run: set it once.
 	klogOnce.Do(func() { klog.SetSlogLogger(logger) })
-	return c.restConfig()
+	cfg, err := c.restConfig()
+	return cfg, logger, err
 }
 
 // parse parses args, then fills every flag not given on the command line from

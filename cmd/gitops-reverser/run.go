@@ -44,11 +44,11 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&w.URL, "webhook-url", "", "clientConfig.url of the webhook instead of the Service, for running outside the cluster (https://host:port/validate)")
 	fs.IntVar(&w.CacheSize, "webhook-cache-size", 10000, "writes remembered for attribution")
 	fs.DurationVar(&w.CacheTTL, "webhook-cache-ttl", 2*time.Minute, "how long a write is remembered for attribution")
-	cfg, err := f.prepare(fs, args, stdout, stderr, o.Validate)
+	cfg, log, err := f.prepare(fs, args, stdout, stderr, o.Validate)
 	if err != nil || cfg == nil {
 		return err
 	}
-	o.Config = cfg
+	o.Config, o.Log = cfg, log
 	if o.Namespace == "" {
 		o.Namespace = ownNamespace(serviceAccountNamespaceFile, f.clientConfig())
 	}

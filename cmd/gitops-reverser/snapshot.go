@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
-	"github.com/gitops-reverser/gitops-reverser/internal/resync"
+	"github.com/gitops-reverser/gitops-reverser/internal/oneshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
@@ -49,7 +49,7 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: in memory)")
 	fs.StringVar(&f.ageIdentity, "age-identity-secret", envOr("POD_NAMESPACE", "gitops-reverser")+"/gitops-reverser-age-identity",
 		"namespace/name of the Secret with the controller's age identity, shared with `run`, for destinations that encrypt Secrets")
-	cfg, err := f.prepare(fs, args, stdout, stderr, f.validateStandalone)
+	cfg, log, err := f.prepare(fs, args, stdout, stderr, f.validateStandalone)
 	if err != nil || cfg == nil {
 		return err
 	}
@@ -73,8 +73,9 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	opts := resync.Options{
+	opts := oneshot.Options{
 		Config:               cfg,
+		Log:                  log,
 		Repo:                 f.repo,
 		Branch:               f.branch,
 		BaseFolder:           f.baseFolder,
@@ -91,7 +92,7 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		Out:                  stdout,
 		Summary:              stderr,
 	}
-	return resync.Run(ctx, opts)
+	return oneshot.Snapshot(ctx, opts)
 }
 
 func (f *snapshotFlags) validateStandalone() error {

@@ -5,29 +5,42 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 )
 
 var crds = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
-// watchConfig triggers a refresh whenever a GitDestination, WatchRule, ClusterWatchRule or CRD
-// changes, so rules and CRDs take effect at once rather than at the next discovery interval.
-func (mg *manager) watchConfig(ctx context.Context) (stop func(), err error) {
+// config is the controller's configuration as its informers see it.
+type config struct {
+	// source reads the three kinds from the informers' caches: a refresh lists nothing.
+	source destination.ConfigSource
+	stop   func()
+}
+
+// watchConfig runs informers on GitDestinations, WatchRules, ClusterWatchRules and CRDs, and
+// calls trigger whenever one changes, so rules and CRDs take effect at once rather than at the
+// next discovery interval. It returns once their caches have synced.
+func watchConfig(ctx context.Context, dyn dynamic.Interface, trigger func()) (*config, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	f := dynamicinformer.NewDynamicSharedInformerFactory(mg.dyn, 0)
+	f := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
+	stop := func() { cancel(); f.Shutdown() }
 	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { mg.trigger() },
-		UpdateFunc: func(oldObj, newObj any) { mg.triggerOnSpec(oldObj, newObj) },
-		DeleteFunc: func(any) { mg.trigger() },
+		AddFunc:    func(any) { trigger() },
+		UpdateFunc: func(oldObj, newObj any) { triggerOnSpec(oldObj, newObj, trigger) },
+		DeleteFunc: func(any) { trigger() },
 	}
-	for _, gvr := range []schema.GroupVersionResource{v1alpha1.GitDestinations, v1alpha1.WatchRules, v1alpha1.ClusterWatchRules, crds} {
-		inf := f.ForResource(gvr).Informer()
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			cancel()
+	kinds := []schema.GroupVersionResource{v1alpha1.GitDestinations, v1alpha1.WatchRules, v1alpha1.ClusterWatchRules}
+	for _, gvr := range append(kinds, crds) {
+		if _, err := f.ForResource(gvr).Informer().AddEventHandler(handler); err != nil {
+			stop()
 			return nil, fmt.Errorf("watch %s: %w", gvr.Resource, err)
 		}
 	}
@@ -36,15 +49,30 @@ func (mg *manager) watchConfig(ctx context.Context) (stop func(), err error) {
 	defer scancel()
 	for gvr, ok := range f.WaitForCacheSync(sctx.Done()) {
 		if !ok {
-			cancel()
+			stop()
 			return nil, fmt.Errorf("watch %s: cache did not sync (are the CRDs installed?)", gvr.Resource)
 		}
 	}
-	return func() { cancel(); f.Shutdown() }, nil
+	source := func(context.Context) (*destination.Config, error) {
+		var items [3][]unstructured.Unstructured
+		for i, gvr := range kinds {
+			objs, err := f.ForResource(gvr).Lister().List(labels.Everything())
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", gvr.Resource, err)
+			}
+			for _, o := range objs {
+				if u, ok := o.(*unstructured.Unstructured); ok {
+					items[i] = append(items[i], *u)
+				}
+			}
+		}
+		return destination.Decode(items[0], items[1], items[2])
+	}
+	return &config{source: source, stop: stop}, nil
 }
 
 // triggerOnSpec ignores updates that only touch status (our own status writes) or nothing.
-func (mg *manager) triggerOnSpec(oldObj, newObj any) {
+func triggerOnSpec(oldObj, newObj any, trigger func()) {
 	o, ok1 := oldObj.(interface{ GetGeneration() int64 })
 	n, ok2 := newObj.(interface{ GetGeneration() int64 })
 	if ok1 && ok2 && o.GetGeneration() == n.GetGeneration() {
@@ -53,7 +81,7 @@ func (mg *manager) triggerOnSpec(oldObj, newObj any) {
 			return
 		}
 	}
-	mg.trigger()
+	trigger()
 }
 
 func isCRD(obj any) bool {

@@ -11,19 +11,23 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/robfig/cron/v3"
 	"k8s.io/client-go/rest"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/cluster"
 	"github.com/gitops-reverser/gitops-reverser/internal/metrics"
 	"github.com/gitops-reverser/gitops-reverser/internal/webhook"
 )
 
 // Options configure the controller.
 type Options struct {
-	Config         *rest.Config
+	Config *rest.Config
+	// Log is the controller's logger; nil discards.
+	Log            *slog.Logger
 	ResyncInterval time.Duration
 	// ResyncSchedule, a cron expression, replaces ResyncInterval when set.
 	ResyncSchedule    string
@@ -82,42 +86,53 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// Run runs the controller until ctx ends; pending changes are flushed before it returns.
+// Run runs the controller until ctx ends; pending changes are flushed before it returns, and
+// every goroutine it started has ended.
 func Run(ctx context.Context, o Options) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	m := metrics.New()
-	mgr, err := newManager(o, m)
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c, err := cluster.New(o.Config)
 	if err != nil {
 		return err
 	}
-	servers, err := serve(o, m, mgr)
+	m := metrics.New()
+	authors := webhook.NewCache(o.Webhook.CacheSize, o.Webhook.CacheTTL)
+	rf, err := newRefresher(o, log, m, c, newRouter(log, m, authors))
+	if err != nil {
+		return err
+	}
+	servers, err := serve(o, log, m, rf.ready)
 	if err != nil {
 		return err
 	}
 	defer servers.close()
-	stopWebhook, err := startWebhook(ctx, o, m, mgr)
+	stopWebhook, err := startWebhook(ctx, o, log, m, authors, rf)
 	if err != nil {
 		return err
 	}
 	defer stopWebhook()
 	if !o.LeaderElect {
-		return mgr.start(ctx)
+		return rf.start(ctx)
 	}
-	return leaderElect(ctx, o, mgr.start)
+	return leaderElect(ctx, o, log, c.Kube, rf.start)
 }
 
 // startWebhook serves the admission webhook on every replica, leader or not, so writes are
 // attributed from the first moment a replica leads.
-func startWebhook(ctx context.Context, o Options, m *metrics.Metrics, mgr *manager) (stop func(), err error) {
+func startWebhook(ctx context.Context, o Options, log *slog.Logger, m *metrics.Metrics, authors *webhook.Cache, rf *refresher) (stop func(), err error) {
 	if !o.Webhook.enabled() {
 		return func() {}, nil
 	}
-	h := webhook.NewHandler(mgr.authors, webhook.HandlerOptions{Observe: func(result string) {
+	h := webhook.NewHandler(authors, webhook.HandlerOptions{Log: log, Observe: func(result string) {
 		m.WebhookRequests.WithLabelValues(result).Inc()
 	}})
 	srv, err := webhook.NewServer(webhook.ServerOptions{
+		Log:          log,
 		Addr:         o.Webhook.Addr,
 		CertDir:      o.Webhook.CertDir,
 		ClientCAFile: o.Webhook.ClientCA,
@@ -127,7 +142,7 @@ func startWebhook(ctx context.Context, o Options, m *metrics.Metrics, mgr *manag
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	mgr.configurator = webhook.NewConfigurator(mgr.kube, webhook.ConfigOptions{
+	rf.configurator = webhook.NewConfigurator(log, rf.clients.Kube, webhook.ConfigOptions{
 		Name:             o.Webhook.ConfigName,
 		ExcludeNamespace: o.Namespace,
 		ServiceName:      o.Webhook.Service,
@@ -140,31 +155,36 @@ func startWebhook(ctx context.Context, o Options, m *metrics.Metrics, mgr *manag
 	go func() {
 		defer close(done)
 		if err := srv.Start(sctx); err != nil {
-			slog.Error("webhook server stopped", "err", err)
+			log.Error("webhook server stopped", "err", err)
 		}
 	}()
 	return func() { cancel(); <-done }, nil
 }
 
-type httpServers []*http.Server
+// httpServers are the metrics and health endpoints; close shuts them down and joins them.
+type httpServers struct {
+	servers []*http.Server
+	wg      sync.WaitGroup
+}
 
-func (s httpServers) close() {
+func (s *httpServers) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, srv := range s {
+	for _, srv := range s.servers {
 		_ = srv.Shutdown(ctx)
 	}
+	s.wg.Wait()
 }
 
 // serve starts the metrics and health endpoints; it fails when an address is taken.
-func serve(o Options, m *metrics.Metrics, mgr *manager) (httpServers, error) {
-	var out httpServers
+func serve(o Options, log *slog.Logger, m *metrics.Metrics, ready func() error) (*httpServers, error) {
+	out := &httpServers{}
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	healthMux := http.NewServeMux()
 	healthMux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	healthMux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := mgr.ready(); err != nil {
+		if err := ready(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -183,12 +203,12 @@ func serve(o Options, m *metrics.Metrics, mgr *manager) (httpServers, error) {
 			return nil, fmt.Errorf("listen %s: %w", s.addr, err)
 		}
 		srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second}
-		go func() {
+		out.wg.Go(func() {
 			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				slog.Error("http server stopped", "addr", s.addr, "err", err)
+				log.Error("http server stopped", "addr", s.addr, "err", err)
 			}
-		}()
-		out = append(out, srv)
+		})
+		out.servers = append(out.servers, srv)
 	}
 	return out, nil
 }

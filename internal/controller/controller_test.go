@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
@@ -58,7 +60,7 @@ func TestOptionsResyncSchedule(t *testing.T) {
 
 type noEvents struct{}
 
-func (noEvents) OnEvent(discovery.Resource, discovery.Op, snapshot.Object) {}
+func (noEvents) OnEvent(discovery.Resource, change.Op, snapshot.Object) {}
 
 // TestReadyDoesNotWaitForeverOnAnInformer: a resource that can never be listed (no RBAC)
 // delays readiness, but not for good.
@@ -70,7 +72,7 @@ func TestReadyDoesNotWaitForeverOnAnInformer(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	mg := &manager{informers: discovery.NewInformers(client, noEvents{})}
+	mg := &refresher{informers: discovery.NewInformers(slog.New(slog.DiscardHandler), client, noEvents{})}
 	mg.informers.Set(ctx, []discovery.Resource{{GVR: cms, Kind: "ConfigMap", Namespaced: true}})
 
 	if err := mg.ready(); err == nil || !strings.Contains(err.Error(), "rules") {

@@ -21,11 +21,7 @@ var errLeadershipLost = errors.New("leader election lost")
 // leaderElect runs work only while this process holds the Lease, so a rolling update never has
 // two writers. When ctx ends, work flushes first and the Lease is released after, so the next
 // leader starts from a pushed state without waiting for the Lease to expire.
-func leaderElect(ctx context.Context, o Options, work func(context.Context) error) error {
-	kube, err := kubernetes.NewForConfig(o.Config)
-	if err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
+func leaderElect(ctx context.Context, o Options, log *slog.Logger, kube kubernetes.Interface, work func(context.Context) error) error {
 	id := o.Identity
 	if id == "" {
 		// Unique per process, as two processes on one host must not share the Lease.
@@ -60,7 +56,7 @@ func leaderElect(ctx context.Context, o Options, work func(context.Context) erro
 			OnStartedLeading: func(leading context.Context) {
 				started.Store(true)
 				defer close(done)
-				slog.Info("leading", "identity", id)
+				log.Info("leading", "identity", id)
 				wctx, cancel := context.WithCancel(leading)
 				defer cancel()
 				stop := context.AfterFunc(ctx, cancel)
@@ -68,7 +64,7 @@ func leaderElect(ctx context.Context, o Options, work func(context.Context) erro
 				workErr = work(wctx)
 				electCancel() // flushed: release the Lease
 			},
-			OnStoppedLeading: func() { slog.Info("leadership ended", "identity", id) },
+			OnStoppedLeading: func() { log.Info("leadership ended", "identity", id) },
 		},
 	})
 	if err != nil {

@@ -3,9 +3,13 @@ package controller
 import (
 	"context"
 
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
@@ -13,7 +17,7 @@ import (
 )
 
 // reportStatus sets Ready on every rule, and Ready=False on destinations that cannot be used.
-func (mg *manager) reportStatus(ctx context.Context, cfg *destination.Config, problems []destination.Problem) {
+func (rf *refresher) reportStatus(ctx context.Context, cfg *destination.Config, problems []destination.Problem) {
 	byObject := map[string]destination.Problem{}
 	for _, p := range problems {
 		byObject[p.Kind+"/"+p.Name.String()] = p
@@ -21,38 +25,38 @@ func (mg *manager) reportStatus(ctx context.Context, cfg *destination.Config, pr
 	for i := range cfg.WatchRules {
 		name := types.NamespacedName{Namespace: cfg.WatchRules[i].Namespace, Name: cfg.WatchRules[i].Name}
 		p := byObject["WatchRule/"+name.String()]
-		status.WriteRule(ctx, mg.dyn, v1alpha1.WatchRules, name, p.Reason, p.Message)
+		status.WriteRule(ctx, rf.log, rf.clients.Dynamic, v1alpha1.WatchRules, name, p.Reason, p.Message)
 	}
 	for i := range cfg.ClusterWatchRules {
 		name := types.NamespacedName{Name: cfg.ClusterWatchRules[i].Name}
 		p := byObject["ClusterWatchRule/"+name.String()]
-		status.WriteRule(ctx, mg.dyn, v1alpha1.ClusterWatchRules, name, p.Reason, p.Message)
+		status.WriteRule(ctx, rf.log, rf.clients.Dynamic, v1alpha1.ClusterWatchRules, name, p.Reason, p.Message)
 	}
 	for _, p := range problems {
 		if p.Kind == "GitDestination" {
-			mg.destinationStatus(ctx, p.Name, status.Destination{Reason: p.Reason, Message: p.Message})
+			rf.destinationStatus(ctx, p.Name, status.Destination{Reason: p.Reason, Message: p.Message})
 		}
 	}
 }
 
 // destinationStatus writes what a writer reported onto its GitDestination, and records an
 // Event when Ready changes.
-func (mg *manager) destinationStatus(ctx context.Context, name types.NamespacedName, s status.Destination) {
-	u, before, after := status.WriteDestination(ctx, mg.dyn, name, s)
+func (rf *refresher) destinationStatus(ctx context.Context, name types.NamespacedName, s status.Destination) {
+	u, before, after := status.WriteDestination(ctx, rf.log, rf.clients.Dynamic, name, s)
 	if u != nil && (before.Status != after.Status || before.Reason != after.Reason) {
-		mg.event(u, after)
+		rf.event(u, after)
 	}
 }
 
 // event records a change of a destination's Ready condition as a Kubernetes Event, so
 // `kubectl describe` and event-based alerting see failures and recoveries.
-func (mg *manager) event(u interface {
+func (rf *refresher) event(u interface {
 	GetNamespace() string
 	GetName() string
 	GetUID() types.UID
 	GetResourceVersion() string
 }, cond metav1.Condition) {
-	if mg.recorder == nil {
+	if rf.recorder == nil {
 		return
 	}
 	ref := &corev1.ObjectReference{
@@ -63,5 +67,13 @@ func (mg *manager) event(u interface {
 	if cond.Status != metav1.ConditionTrue {
 		kind = corev1.EventTypeWarning
 	}
-	mg.recorder.Event(ref, kind, cond.Reason, cond.Message)
+	rf.recorder.Event(ref, kind, cond.Reason, cond.Message)
+}
+
+// recordEvents starts recording Kubernetes Events; stop flushes and ends it.
+func (rf *refresher) recordEvents(ctx context.Context) (stop func()) {
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: rf.clients.Kube.CoreV1().Events("")})
+	rf.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "gitops-reverser"})
+	return broadcaster.Shutdown
 }

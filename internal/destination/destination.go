@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/commit"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
@@ -95,8 +96,8 @@ func (t *Target) String() string {
 
 // CloneDir is where the target's clone is kept under cacheDir, its parents created private to
 // the process. It is "" (a clone in memory) without a cache dir, for a local repository, and
-// when the folder cannot be made.
-func (t *Target) CloneDir(cacheDir string) string {
+// when the folder cannot be made (logged to log).
+func (t *Target) CloneDir(log *slog.Logger, cacheDir string) string {
 	if cacheDir == "" || gitrepo.IsLocalPath(t.Repo.URL) {
 		return ""
 	}
@@ -105,8 +106,13 @@ func (t *Target) CloneDir(cacheDir string) string {
 		dir = filepath.Join(cacheDir, "standalone", url.PathEscape(t.Name.Name))
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-		slog.Warn("cache dir unusable, cloning into memory", "dir", dir, "err", err)
+		log.Warn("cache dir unusable, cloning into memory", "dir", dir, "err", err)
 		return ""
 	}
 	return dir
+}
+
+// Style is how the target's commits are made; emailDomain makes authors' e-mails.
+func (t *Target) Style(emailDomain string) commit.Style {
+	return commit.Style{Committer: t.Committer, EmailDomain: emailDomain, BaseFolder: t.BaseFolder, Window: t.CommitWindow}
 }

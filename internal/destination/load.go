@@ -1,16 +1,19 @@
 package destination
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"filippo.io/age"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -49,34 +52,63 @@ type Config struct {
 	ClusterWatchRules []v1alpha1.ClusterWatchRule
 }
 
-// Read lists the three kinds.
-func Read(ctx context.Context, dyn dynamic.Interface) (*Config, error) {
+// ConfigSource gives every GitDestination and rule: listed by a command that runs once, or
+// read from the informers the controller runs anyway.
+type ConfigSource func(ctx context.Context) (*Config, error)
+
+// Listed is the ConfigSource of one LIST per kind.
+func Listed(dyn dynamic.Interface) ConfigSource {
+	return func(ctx context.Context) (*Config, error) {
+		items := map[schema.GroupVersionResource][]unstructured.Unstructured{}
+		for _, gvr := range []schema.GroupVersionResource{v1alpha1.GitDestinations, v1alpha1.WatchRules, v1alpha1.ClusterWatchRules} {
+			l, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("list %s: %w", gvr.Resource, err)
+			}
+			items[gvr] = l.Items
+		}
+		return Decode(items[v1alpha1.GitDestinations], items[v1alpha1.WatchRules], items[v1alpha1.ClusterWatchRules])
+	}
+}
+
+// Decode makes a Config of the three kinds' objects, each kind sorted by namespace and name
+// whatever order they came in, so the same objects always resolve to the same targets.
+func Decode(destinations, watchRules, clusterWatchRules []unstructured.Unstructured) (*Config, error) {
 	var c Config
-	if err := list(ctx, dyn, v1alpha1.GitDestinations, &c.Destinations); err != nil {
+	if err := decode(destinations, &c.Destinations); err != nil {
 		return nil, err
 	}
-	if err := list(ctx, dyn, v1alpha1.WatchRules, &c.WatchRules); err != nil {
+	if err := decode(watchRules, &c.WatchRules); err != nil {
 		return nil, err
 	}
-	if err := list(ctx, dyn, v1alpha1.ClusterWatchRules, &c.ClusterWatchRules); err != nil {
+	if err := decode(clusterWatchRules, &c.ClusterWatchRules); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-func list[T any](ctx context.Context, dyn dynamic.Interface, res schema.GroupVersionResource, out *[]T) error {
-	l, err := dyn.Resource(res).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("list %s: %w", res.Resource, err)
-	}
-	for i := range l.Items {
+func decode[T any](items []unstructured.Unstructured, out *[]T) error {
+	slices.SortFunc(items, func(a, b unstructured.Unstructured) int {
+		return cmp.Or(cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
+	})
+	for i := range items {
 		var v T
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(l.Items[i].Object, &v); err != nil {
-			return fmt.Errorf("decode %s %s: %w", res.Resource, l.Items[i].GetName(), err)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &v); err != nil {
+			return fmt.Errorf("decode %s %s: %w", items[i].GetKind(), items[i].GetName(), err)
 		}
 		*out = append(*out, v)
 	}
 	return nil
+}
+
+// Load reads the config from src and resolves it against what the server serves (cat).
+func Load(ctx context.Context, src ConfigSource, c Clients, cat *discovery.Catalog) (*Config, []*Target, []Problem, error) {
+	cfg, err := src(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	targets, problems := Resolve(ctx, c, cfg, cat)
+	return cfg, targets, problems, nil
 }
 
 // Resolve turns the config into targets, one per usable GitDestination, with the sources of

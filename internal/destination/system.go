@@ -10,7 +10,7 @@ import (
 )
 
 // systemObject reports whether obj is one the control plane makes and keeps up to date by
-// itself (DESIGN.md, "Objects the control plane writes"): applied to another cluster, such a
+// itself (README.md, "What ends up in Git"): applied to another cluster, such a
 // file would fight or break that cluster's own copy.
 func systemObject(gr schema.GroupResource, obj snapshot.Object) bool {
 	name, ns := obj.GetName(), obj.GetNamespace()

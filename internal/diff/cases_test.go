@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
+	"github.com/gitops-reverser/gitops-reverser/internal/testutil/golden"
 )
 
 // caseOptions is options.json of a case in testdata/cases.
@@ -22,7 +24,7 @@ type caseOptions struct {
 }
 
 // TestDiffCases runs each testdata/cases/<name>: desired/ is the desired tree, current/ the files at
-// the head, options.json the Options; want.txt is the changeset and its commit messages.
+// the head, options.json the Options; want.txt is the changeset.
 func TestDiffCases(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join("testdata", "cases", "*"))
 	if err != nil || len(dirs) == 0 {
@@ -38,23 +40,21 @@ func TestDiffCases(t *testing.T) {
 			opts := readOptions(t, filepath.Join(dir, "options.json"))
 			cs := Diff(desired, current, opts)
 			for _, ch := range cs {
-				if ch.Op != Delete && !bytes.Equal(ch.Content, desired[ch.Path]) {
+				if ch.Op != change.Delete && !bytes.Equal(ch.Content, desired[ch.Path]) {
 					t.Errorf("%s %s: content is not the desired bytes", ch.Op, ch.Path)
 				}
 			}
-			golden(t, filepath.Join("cases", filepath.Base(dir), "want.txt"), render(cs, opts.BaseFolder))
+			golden.Text(t, filepath.Join("cases", filepath.Base(dir), "want.txt"), render(cs))
 		})
 	}
 }
 
-func render(cs Changeset, baseFolder string) string {
+func render(cs Changeset) string {
 	var b strings.Builder
 	for _, ch := range cs {
 		b.WriteString(ch.Op.String() + " " + ch.Path + "\n")
 	}
-	b.WriteString("\n-- change message --\n" + ChangeMessage(cs, baseFolder))
-	b.WriteString("\n-- reconcile message --\n" + ReconcileMessage(cs, baseFolder))
-	return b.String()
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // readFiles returns the files below root by slash-separated relative path; a missing root is empty.

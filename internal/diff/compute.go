@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
@@ -36,15 +37,15 @@ func Diff(desired snapshot.Tree, current Current, opts Options) Changeset {
 		head, ok := current[p]
 		switch {
 		case !ok:
-			cs = append(cs, Change{Path: p, Op: Add, Content: content})
+			cs = append(cs, Change{Path: p, Op: change.Create, Content: content})
 		case head != BlobHash(content) && (opts.Unchanged == nil || !opts.Unchanged(p)):
-			cs = append(cs, Change{Path: p, Op: Update, Content: content})
+			cs = append(cs, Change{Path: p, Op: change.Update, Content: content})
 		}
 	}
 	if opts.Prune {
 		for p := range current {
 			if _, ok := desired[p]; !ok && orphan(p, opts) {
-				cs = append(cs, Change{Path: p, Op: Delete})
+				cs = append(cs, Change{Path: p, Op: change.Delete})
 			}
 		}
 	}
@@ -73,11 +74,11 @@ func BlobHash(b []byte) plumbing.Hash {
 func (c Changeset) Counts() (added, updated, deleted int) {
 	for _, ch := range c {
 		switch ch.Op {
-		case Add:
+		case change.Create:
 			added++
-		case Update:
+		case change.Update:
 			updated++
-		case Delete:
+		case change.Delete:
 			deleted++
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
@@ -55,7 +56,7 @@ func TestDiff(t *testing.T) {
 				"default/secrets/changed.yaml":        "ENC[old]\n",
 			},
 			opts: Options{Unchanged: func(p string) bool { return p == "default/secrets/same-plaintext.yaml" }},
-			want: Changeset{{Path: "default/secrets/changed.yaml", Op: Update, Content: []byte("ENC[new]\n")}},
+			want: Changeset{{Path: "default/secrets/changed.yaml", Op: change.Update, Content: []byte("ENC[new]\n")}},
 		},
 		{
 			name:    "equal content is no change",
@@ -78,10 +79,10 @@ func TestDiff(t *testing.T) {
 			},
 			opts: Options{Prune: true},
 			want: Changeset{
-				{Path: "_cluster/namespaces/gone.yaml", Op: Delete},
-				{Path: "default/configmaps/app.yaml", Op: Update, Content: []byte("v2\n")},
-				{Path: "default/configmaps/gone.yaml", Op: Delete},
-				{Path: "default/configmaps/new.yaml", Op: Add, Content: []byte("new\n")},
+				{Path: "_cluster/namespaces/gone.yaml", Op: change.Delete},
+				{Path: "default/configmaps/app.yaml", Op: change.Update, Content: []byte("v2\n")},
+				{Path: "default/configmaps/gone.yaml", Op: change.Delete},
+				{Path: "default/configmaps/new.yaml", Op: change.Create, Content: []byte("new\n")},
 			},
 		},
 		{
@@ -92,7 +93,7 @@ func TestDiff(t *testing.T) {
 				"default/configmaps/gone.yaml": "old\n",
 			},
 			opts: Options{Prune: false},
-			want: Changeset{{Path: "default/configmaps/app.yaml", Op: Update, Content: []byte("v2\n")}},
+			want: Changeset{{Path: "default/configmaps/app.yaml", Op: change.Update, Content: []byte("v2\n")}},
 		},
 		{
 			name: "foreign files at root are never deleted",
@@ -125,21 +126,21 @@ func TestDiff(t *testing.T) {
 			},
 			opts: Options{BaseFolder: "clusters/prod", Prune: true},
 			want: Changeset{
-				{Path: "clusters/prod/_cluster/namespaces/old.yaml", Op: Delete},
-				{Path: "clusters/prod/default/configmaps/gone.yaml", Op: Delete},
+				{Path: "clusters/prod/_cluster/namespaces/old.yaml", Op: change.Delete},
+				{Path: "clusters/prod/default/configmaps/gone.yaml", Op: change.Delete},
 			},
 		},
 		{
 			name:    "base folder with trailing slash",
 			current: map[string]string{"clusters/prod/default/configmaps/gone.yaml": "old\n"},
 			opts:    Options{BaseFolder: "clusters/prod/", Prune: true},
-			want:    Changeset{{Path: "clusters/prod/default/configmaps/gone.yaml", Op: Delete}},
+			want:    Changeset{{Path: "clusters/prod/default/configmaps/gone.yaml", Op: change.Delete}},
 		},
 		{
 			name:    "desired paths outside base folder are still written",
 			desired: map[string]string{"elsewhere/configmaps/app.yaml": "a\n"},
 			opts:    Options{BaseFolder: "clusters/prod", Prune: true},
-			want:    Changeset{{Path: "elsewhere/configmaps/app.yaml", Op: Add, Content: []byte("a\n")}},
+			want:    Changeset{{Path: "elsewhere/configmaps/app.yaml", Op: change.Create, Content: []byte("a\n")}},
 		},
 		{
 			name: "keep protects resources that could not be listed",
@@ -148,7 +149,7 @@ func TestDiff(t *testing.T) {
 				"shop/configmaps/gone.yaml":                   "old\n",
 			},
 			opts: Options{Prune: true, Keep: keepResource("icecreamorders.shop.example.com")},
-			want: Changeset{{Path: "shop/configmaps/gone.yaml", Op: Delete}},
+			want: Changeset{{Path: "shop/configmaps/gone.yaml", Op: change.Delete}},
 		},
 		{
 			name:    "keep does not stop updates of desired files",
@@ -156,7 +157,7 @@ func TestDiff(t *testing.T) {
 			current: map[string]string{"shop/icecreamorders.shop.example.com/a.yaml": "v1\n"},
 			opts:    Options{Prune: true, Keep: func(snapshot.Key) bool { return true }},
 			want: Changeset{
-				{Path: "shop/icecreamorders.shop.example.com/a.yaml", Op: Update, Content: []byte("v2\n")},
+				{Path: "shop/icecreamorders.shop.example.com/a.yaml", Op: change.Update, Content: []byte("v2\n")},
 			},
 		},
 	}
@@ -202,7 +203,7 @@ func TestBlobHashMatchesGit(t *testing.T) {
 }
 
 func TestCounts(t *testing.T) {
-	cs := Changeset{{Op: Add}, {Op: Delete}, {Op: Update}, {Op: Delete}, {Op: Add}, {Op: Delete}}
+	cs := Changeset{{Op: change.Create}, {Op: change.Delete}, {Op: change.Update}, {Op: change.Delete}, {Op: change.Create}, {Op: change.Delete}}
 	a, u, d := cs.Counts()
 	if got, want := [3]int{a, u, d}, [3]int{2, 1, 3}; got != want {
 		t.Errorf("Counts() = %v, want %v", got, want)

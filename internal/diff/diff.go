@@ -2,33 +2,16 @@
 // owns the resulting Changeset: adds, updates and orphan deletions.
 package diff
 
-import "github.com/go-git/go-git/v5/plumbing"
+import (
+	"github.com/go-git/go-git/v5/plumbing"
 
-// Op is what a Change does to a file.
-type Op int
-
-const (
-	Add Op = iota
-	Update
-	Delete
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 )
-
-// String is the commit-message verb of the operation.
-func (o Op) String() string {
-	switch o {
-	case Add:
-		return "CREATE"
-	case Update:
-		return "UPDATE"
-	default:
-		return "DELETE"
-	}
-}
 
 // Change is one file to write or remove.
 type Change struct {
 	Path    string
-	Op      Op
+	Op      change.Op
 	Content []byte // nil for Delete
 }
 

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
@@ -26,32 +27,11 @@ import (
 // resource's files rather than treat it as empty.
 var ErrNotSynced = errors.New("informer not running or not synced")
 
-// Op is what happened to an object.
-type Op int
-
-const (
-	OpAdd Op = iota
-	OpUpdate
-	OpDelete
-)
-
-func (o Op) String() string {
-	switch o {
-	case OpAdd:
-		return "add"
-	case OpUpdate:
-		return "update"
-	case OpDelete:
-		return "delete"
-	}
-	return fmt.Sprintf("Op(%d)", int(o))
-}
-
 // Handler receives events of every informer. Calls come from informer goroutines, possibly
 // concurrently for different GVRs; implementations must be quick and thread-safe. obj is the
 // informer cache's value: read it, never modify it.
 type Handler interface {
-	OnEvent(res Resource, op Op, obj snapshot.Object)
+	OnEvent(res Resource, op change.Op, obj snapshot.Object)
 }
 
 // Informers keeps one dynamic informer per GVR, each started and stopped on its own: a
@@ -63,6 +43,8 @@ type Handler interface {
 type Informers struct {
 	client  dynamic.Interface
 	handler Handler
+	log     *slog.Logger
+	wg      sync.WaitGroup // every informer goroutine started
 
 	mu      sync.RWMutex
 	entries map[schema.GroupVersionResource]*entry // guarded by mu
@@ -81,10 +63,15 @@ func (e *entry) running() bool { return e.ctx.Err() == nil }
 
 func (e *entry) synced() bool { return e.running() && e.informer.HasSynced() }
 
-// NewInformers returns a manager with no informers running; Set starts them.
-func NewInformers(client dynamic.Interface, h Handler) *Informers {
-	return &Informers{client: client, handler: h, entries: map[schema.GroupVersionResource]*entry{}}
+// NewInformers returns a manager with no informers running; Set starts them. Failed lists
+// and watches are logged to log.
+func NewInformers(log *slog.Logger, client dynamic.Interface, h Handler) *Informers {
+	return &Informers{client: client, handler: h, log: log, entries: map[schema.GroupVersionResource]*entry{}}
 }
+
+// Wait returns once every informer has stopped: after the context of the Sets that started
+// them ended (Set starts nothing after that).
+func (i *Informers) Wait() { i.wg.Wait() }
 
 // Set makes the running informers equal to want: starts missing ones (under ctx, each with
 // its own child context), stops ones no longer wanted (cancel + forget), keeps the rest
@@ -135,12 +122,12 @@ func (i *Informers) start(ctx context.Context, r Resource) *entry {
 	e.ctx, e.cancel = context.WithCancel(ctx)
 	// None of these fail before the informer runs.
 	_ = e.informer.SetTransform(stripObject)
-	_ = e.informer.SetWatchErrorHandlerWithContext(watchErrorHandler(r.GVR))
-	_, _ = e.informer.AddEventHandler(eventHandler(e, i.handler))
-	go func() {
+	_ = e.informer.SetWatchErrorHandlerWithContext(watchErrorHandler(i.log, r.GVR))
+	_, _ = e.informer.AddEventHandler(eventHandler(i.log, e, i.handler))
+	i.wg.Go(func() {
 		e.informer.RunWithContext(e.ctx)
 		i.forget(e)
-	}()
+	})
 	return e
 }
 
@@ -177,16 +164,16 @@ func stripObject(obj any) (any, error) {
 // eventHandler forwards an informer's events to h. Adds from the initial list are not
 // forwarded (the caller resyncs from the cache once synced), nor are updates that keep the
 // resourceVersion (a relist of unchanged objects), nor anything after the entry stopped.
-func eventHandler(e *entry, h Handler) cache.ResourceEventHandlerDetailedFuncs {
+func eventHandler(log *slog.Logger, e *entry, h Handler) cache.ResourceEventHandlerDetailedFuncs {
 	return cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc: func(obj any, isInInitialList bool) {
 			if !isInInitialList {
-				forward(e, h, OpAdd, obj)
+				forward(log, e, h, change.Create, obj)
 			}
 		},
 		UpdateFunc: func(oldObj, newObj any) {
 			if !sameVersion(oldObj, newObj) {
-				forward(e, h, OpUpdate, newObj)
+				forward(log, e, h, change.Update, newObj)
 			}
 		},
 		DeleteFunc: func(obj any) {
@@ -194,19 +181,19 @@ func eventHandler(e *entry, h Handler) cache.ResourceEventHandlerDetailedFuncs {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj
 			}
-			forward(e, h, OpDelete, obj)
+			forward(log, e, h, change.Delete, obj)
 		},
 	}
 }
 
-func forward(e *entry, h Handler, op Op, obj any) {
+func forward(log *slog.Logger, e *entry, h Handler, op change.Op, obj any) {
 	if !e.running() {
 		return
 	}
 	res := *e.res.Load()
 	o, ok := obj.(snapshot.Object)
 	if !ok {
-		slog.Warn("informer event dropped: not an object", "gvr", res.GVR.String(), "op", op.String(), "type", fmt.Sprintf("%T", obj))
+		log.Warn("informer event dropped: not an object", "gvr", res.GVR.String(), "op", op.String(), "type", fmt.Sprintf("%T", obj))
 		return
 	}
 	h.OnEvent(res, op, o)
@@ -226,17 +213,17 @@ func sameVersion(a, b any) bool {
 // watchErrorHandler logs failed lists and watches. The reflector retries with backoff (up to
 // 30s apart), so a GVR whose API is gone (CRD deleted) logs at debug until the refresher's
 // next discovery pass stops its informer.
-func watchErrorHandler(gvr schema.GroupVersionResource) cache.WatchErrorHandlerWithContext {
+func watchErrorHandler(log *slog.Logger, gvr schema.GroupVersionResource) cache.WatchErrorHandlerWithContext {
 	return func(_ context.Context, _ *cache.Reflector, err error) {
 		switch {
 		case errors.Is(err, io.EOF):
 			// The watch closed normally; the reflector opens a new one.
 		case apierrors.IsResourceExpired(err) || apierrors.IsGone(err):
-			slog.Debug("informer watch expired, relisting", "gvr", gvr.String(), "err", err)
+			log.Debug("informer watch expired, relisting", "gvr", gvr.String(), "err", err)
 		case apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err):
-			slog.Debug("informer API gone, retrying until discovery drops it", "gvr", gvr.String(), "err", err)
+			log.Debug("informer API gone, retrying until discovery drops it", "gvr", gvr.String(), "err", err)
 		default:
-			slog.Warn("informer list or watch failed, retrying", "gvr", gvr.String(), "err", err)
+			log.Warn("informer list or watch failed, retrying", "gvr", gvr.String(), "err", err)
 		}
 	}
 }

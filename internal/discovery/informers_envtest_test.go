@@ -3,6 +3,7 @@ package discovery_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
@@ -32,7 +34,7 @@ type configMapEvents struct {
 	ch              chan seen
 }
 
-func (h *configMapEvents) OnEvent(_ discovery.Resource, op discovery.Op, obj snapshot.Object) {
+func (h *configMapEvents) OnEvent(_ discovery.Resource, op change.Op, obj snapshot.Object) {
 	if obj.GetNamespace() != h.namespace || obj.GetName() != h.name {
 		return
 	}
@@ -50,7 +52,7 @@ func TestInformersAPIServer(t *testing.T) {
 	c := kubetest.NewClient(t, env.Config)
 	c.Namespace(t, ns)
 	h := &configMapEvents{namespace: ns, name: "demo", ch: make(chan seen, 10)}
-	inf := discovery.NewInformers(c.Dynamic, h)
+	inf := discovery.NewInformers(slog.New(slog.DiscardHandler), c.Dynamic, h)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	configMaps := discovery.Resource{GVR: kubetest.GVR("", "v1", "configmaps"), Kind: "ConfigMap", Namespaced: true}
@@ -78,7 +80,7 @@ func TestInformersAPIServer(t *testing.T) {
 			t.Fatalf("events before the deadline: %+v", got)
 		}
 	}
-	want := []seen{{Op: "add", Value: "one"}, {Op: "update", Value: "two"}, {Op: "delete", Value: "two"}}
+	want := []seen{{Op: "CREATE", Value: "one"}, {Op: "UPDATE", Value: "two"}, {Op: "DELETE", Value: "two"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}

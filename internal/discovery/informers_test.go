@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sort"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
@@ -66,7 +68,7 @@ type recorder struct{ ch chan event }
 
 func newRecorder() *recorder { return &recorder{ch: make(chan event, 100)} }
 
-func (r *recorder) OnEvent(res Resource, op Op, obj snapshot.Object) {
+func (r *recorder) OnEvent(res Resource, op change.Op, obj snapshot.Object) {
 	r.ch <- event{GVR: res.GVR, Named: res.Named, Op: op.String(), Key: obj.GetNamespace() + "/" + obj.GetName(), RV: obj.GetResourceVersion()}
 }
 
@@ -137,7 +139,7 @@ func TestInformersSet(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	inf := NewInformers(newFakeClient(), newRecorder())
+	inf := NewInformers(slog.New(slog.DiscardHandler), newFakeClient(), newRecorder())
 	before := map[schema.GroupVersionResource]cache.SharedIndexInformer{}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -197,7 +199,7 @@ func TestInformersEvents(t *testing.T) {
 		object(widgetGVR, "ns1", "initial", "1", nil),
 	)
 	rec := newRecorder()
-	inf := NewInformers(client, rec)
+	inf := NewInformers(slog.New(slog.DiscardHandler), client, rec)
 	named := widgetRes
 	named.Named = true
 	inf.Set(ctx, []Resource{cmRes, named})
@@ -225,8 +227,8 @@ func TestInformersEvents(t *testing.T) {
 				must(widgets.Create(ctx, object(widgetGVR, "ns1", "w", "2", nil), metav1.CreateOptions{}))
 			},
 			want: []event{
-				{GVR: cmGVR, Op: "add", Key: "ns1/a", RV: "2"},
-				{GVR: widgetGVR, Named: true, Op: "add", Key: "ns1/w", RV: "2"},
+				{GVR: cmGVR, Op: "CREATE", Key: "ns1/a", RV: "2"},
+				{GVR: widgetGVR, Named: true, Op: "CREATE", Key: "ns1/w", RV: "2"},
 			},
 		},
 		{
@@ -235,7 +237,7 @@ func TestInformersEvents(t *testing.T) {
 				must(cms.Update(ctx, object(cmGVR, "ns1", "a", "2", map[string]string{"x": "y"}), metav1.UpdateOptions{}))
 				must(cms.Update(ctx, object(cmGVR, "ns1", "a", "3", map[string]string{"x": "z"}), metav1.UpdateOptions{}))
 			},
-			want: []event{{GVR: cmGVR, Op: "update", Key: "ns1/a", RV: "3"}},
+			want: []event{{GVR: cmGVR, Op: "UPDATE", Key: "ns1/a", RV: "3"}},
 		},
 		{
 			name: "delete",
@@ -244,7 +246,7 @@ func TestInformersEvents(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			want: []event{{GVR: cmGVR, Op: "delete", Key: "ns1/a", RV: "3"}},
+			want: []event{{GVR: cmGVR, Op: "DELETE", Key: "ns1/a", RV: "3"}},
 		},
 		{
 			name: "stopped informer forwards nothing",
@@ -253,7 +255,7 @@ func TestInformersEvents(t *testing.T) {
 				must(widgets.Create(ctx, object(widgetGVR, "ns1", "late", "3", nil), metav1.CreateOptions{}))
 				must(cms.Create(ctx, object(cmGVR, "ns1", "b", "4", nil), metav1.CreateOptions{}))
 			},
-			want: []event{{GVR: cmGVR, Op: "add", Key: "ns1/b", RV: "4"}},
+			want: []event{{GVR: cmGVR, Op: "CREATE", Key: "ns1/b", RV: "4"}},
 		},
 	}
 	for _, s := range steps {
@@ -273,7 +275,7 @@ func TestInformersEach(t *testing.T) {
 	big.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply}})
 	big.SetAnnotations(map[string]string{lastApplied: `{"big":"json"}`, "keep": "me"})
 	big.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: "p", UID: "u1"}})
-	inf := NewInformers(newFakeClient(
+	inf := NewInformers(slog.New(slog.DiscardHandler), newFakeClient(
 		big,
 		object(cmGVR, "ns1", "b", "1", map[string]string{"app": "b"}),
 		object(cmGVR, "ns2", "c", "1", map[string]string{"app": "a"}),
@@ -347,7 +349,7 @@ func TestInformersRelistDelete(t *testing.T) {
 		return true, w, nil
 	})
 	rec := newRecorder()
-	inf := NewInformers(client, rec)
+	inf := NewInformers(slog.New(slog.DiscardHandler), client, rec)
 	inf.Set(ctx, []Resource{cmRes})
 	waitSynced(t, inf)
 	var w *watch.FakeWatcher
@@ -360,7 +362,7 @@ func TestInformersRelistDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Error(&metav1.Status{Status: metav1.StatusFailure, Code: http.StatusGone, Reason: metav1.StatusReasonExpired})
-	want := []event{{GVR: cmGVR, Op: "delete", Key: "ns1/a", RV: "1"}}
+	want := []event{{GVR: cmGVR, Op: "DELETE", Key: "ns1/a", RV: "1"}}
 	if diff := cmp.Diff(want, rec.next(t, 1)); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
@@ -384,7 +386,7 @@ func TestInformersNotSynced(t *testing.T) {
 		}
 		return true, nil, apierrors.NewNotFound(widgetGVR.GroupResource(), "")
 	})
-	inf := NewInformers(client, newRecorder())
+	inf := NewInformers(slog.New(slog.DiscardHandler), client, newRecorder())
 	inf.Set(ctx, []Resource{widgetRes})
 	select {
 	case <-failed:
@@ -422,7 +424,7 @@ func TestInformersNotSynced(t *testing.T) {
 
 func TestInformersParentContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	inf := NewInformers(newFakeClient(), newRecorder())
+	inf := NewInformers(slog.New(slog.DiscardHandler), newFakeClient(), newRecorder())
 	inf.Set(ctx, []Resource{cmRes})
 	waitSynced(t, inf)
 	old := informerOf(inf, cmGVR)
@@ -465,7 +467,7 @@ func TestEventHandler(t *testing.T) {
 		{
 			name: "later add",
 			call: func(h cache.ResourceEventHandlerDetailedFuncs) { h.OnAdd(cm("1"), false) },
-			want: []event{{GVR: cmGVR, Op: "add", Key: "ns1/a", RV: "1"}},
+			want: []event{{GVR: cmGVR, Op: "CREATE", Key: "ns1/a", RV: "1"}},
 		},
 		{
 			name: "update with the same resourceVersion dropped",
@@ -474,24 +476,24 @@ func TestEventHandler(t *testing.T) {
 		{
 			name: "update without resourceVersions forwarded",
 			call: func(h cache.ResourceEventHandlerDetailedFuncs) { h.OnUpdate(cm(""), cm("")) },
-			want: []event{{GVR: cmGVR, Op: "update", Key: "ns1/a"}},
+			want: []event{{GVR: cmGVR, Op: "UPDATE", Key: "ns1/a"}},
 		},
 		{
 			name: "update",
 			call: func(h cache.ResourceEventHandlerDetailedFuncs) { h.OnUpdate(cm("1"), cm("2")) },
-			want: []event{{GVR: cmGVR, Op: "update", Key: "ns1/a", RV: "2"}},
+			want: []event{{GVR: cmGVR, Op: "UPDATE", Key: "ns1/a", RV: "2"}},
 		},
 		{
 			name: "delete",
 			call: func(h cache.ResourceEventHandlerDetailedFuncs) { h.OnDelete(cm("2")) },
-			want: []event{{GVR: cmGVR, Op: "delete", Key: "ns1/a", RV: "2"}},
+			want: []event{{GVR: cmGVR, Op: "DELETE", Key: "ns1/a", RV: "2"}},
 		},
 		{
 			name: "delete seen by a relist is unwrapped",
 			call: func(h cache.ResourceEventHandlerDetailedFuncs) {
 				h.OnDelete(cache.DeletedFinalStateUnknown{Key: "ns1/a", Obj: cm("2")})
 			},
-			want: []event{{GVR: cmGVR, Op: "delete", Key: "ns1/a", RV: "2"}},
+			want: []event{{GVR: cmGVR, Op: "DELETE", Key: "ns1/a", RV: "2"}},
 		},
 		{
 			name: "not an object dropped",
@@ -515,7 +517,7 @@ func TestEventHandler(t *testing.T) {
 				e.cancel()
 			}
 			rec := newRecorder()
-			tt.call(eventHandler(e, rec))
+			tt.call(eventHandler(slog.New(slog.DiscardHandler), e, rec))
 			if diff := cmp.Diff(tt.want, rec.drained()); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
@@ -566,12 +568,4 @@ func TestStripObject(t *testing.T) {
 			t.Errorf("stripObject(%v) = %v, %v", in, out, err)
 		}
 	})
-}
-
-func TestOpString(t *testing.T) {
-	for op, want := range map[Op]string{OpAdd: "add", OpUpdate: "update", OpDelete: "delete", Op(7): "Op(7)"} {
-		if got := op.String(); got != want {
-			t.Errorf("Op(%d).String() = %q, want %q", int(op), got, want)
-		}
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -126,7 +125,7 @@ func (r *Repo) attempt(ctx context.Context, build BuildFunc) (Result, error) {
 	}
 	if err := r.compact(); err != nil {
 		// The push landed; a clone with many packs is only slower.
-		slog.Warn("clone not compacted", "dir", r.opts.Dir, "err", err)
+		r.opts.Log.Warn("clone not compacted", "dir", r.opts.Dir, "err", err)
 	}
 	return Result{Head: c.tip, Commits: c.commits}, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 )
@@ -20,7 +19,7 @@ func TestFirstApplyOnEmptyRemote(t *testing.T) {
 	r := open(t, gitrepo.Options{URL: remote.URL})
 	alice := gitrepo.Signature{Name: "alice", Email: "alice@cluster.local"}
 	c := gitrepo.Commit{
-		Changes: diff.Changeset{
+		Changes: []gitrepo.Change{
 			add("_cluster/namespaces/default.yaml", "kind: Namespace\n"),
 			add("default/configmaps/app.yaml", "kind: ConfigMap\n"),
 		},
@@ -285,9 +284,9 @@ func TestApplySeveralCommitsInOrder(t *testing.T) {
 	alice := gitrepo.Signature{Name: "alice", Email: "alice@example.com"}
 	bob := gitrepo.Signature{Name: "bob", Email: "bob@example.com"}
 	commits := []gitrepo.Commit{
-		{Changes: diff.Changeset{add("a.yaml", "a\n")}, Author: alice, Committer: committer, Message: "by alice"},
-		{Changes: diff.Changeset{put("a.yaml", "a\n")}, Author: bob, Committer: committer, Message: "no-op, skipped"},
-		{Changes: diff.Changeset{put("a.yaml", "a2\n"), add("b.yaml", "b\n")}, Author: bob, Committer: committer,
+		{Changes: []gitrepo.Change{add("a.yaml", "a\n")}, Author: alice, Committer: committer, Message: "by alice"},
+		{Changes: []gitrepo.Change{put("a.yaml", "a\n")}, Author: bob, Committer: committer, Message: "no-op, skipped"},
+		{Changes: []gitrepo.Change{put("a.yaml", "a2\n"), add("b.yaml", "b\n")}, Author: bob, Committer: committer,
 			Message: "by bob"},
 	}
 
@@ -320,7 +319,7 @@ func TestApplyRejectsInvalidCommits(t *testing.T) {
 		{name: "empty segment", commit: commit("m", add("a//b.yaml", "x"))},
 		{name: "git dir", commit: commit("m", add(".git/config", "x"))},
 		{name: "trailing slash", commit: commit("m", add("a/", "x"))},
-		{name: "no committer", commit: gitrepo.Commit{Changes: diff.Changeset{add("a", "x")}, Message: "m"}},
+		{name: "no committer", commit: gitrepo.Commit{Changes: []gitrepo.Change{add("a", "x")}, Message: "m"}},
 		{name: "no message", commit: commit("", add("a.yaml", "x"))},
 	}
 	for _, tc := range tests {
@@ -383,7 +382,7 @@ func TestHeadReadsTheBranch(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Files(%q): %v", tc.prefix, err)
 			}
-			want := diff.Current{}
+			want := gitrepo.Files{}
 			for _, p := range tc.want {
 				want[p] = plumbing.NewHash(blobs[p])
 			}

@@ -9,8 +9,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/storage/memory"
-
-	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 )
 
 // BenchmarkWriteCommit measures building one one-file commit (objects only, stored as a push
@@ -28,10 +26,10 @@ func BenchmarkWriteCommit(b *testing.B) {
 func benchmarkWriteCommit(b *testing.B, folders, perFolder int) {
 	sig := Signature{Name: "bench", Email: "bench@example.com"}
 	path := func(f, i int) string { return fmt.Sprintf("ns-%03d/configmaps/cm-%03d.yaml", f, i) }
-	var seed diff.Changeset
+	var seed []Change
 	for f := range folders {
 		for i := range perFolder {
-			seed = append(seed, diff.Change{Path: path(f, i), Op: diff.Add, Content: []byte(path(f, i))})
+			seed = append(seed, Change{Path: path(f, i), Content: []byte(path(f, i))})
 		}
 	}
 	s := memory.NewStorage()
@@ -53,7 +51,7 @@ func benchmarkWriteCommit(b *testing.B, folders, perFolder int) {
 	}
 	c := write(plumbing.ZeroHash, plumbing.ZeroHash, Commit{Changes: seed, Committer: sig, Message: "seed"})
 	for i := 0; b.Loop(); i++ {
-		change := diff.Change{Path: path(i%folders, i%perFolder), Op: diff.Update, Content: fmt.Appendf(nil, "v%d", i)}
-		c = write(c.tip, c.tree, Commit{Changes: diff.Changeset{change}, Committer: sig, Message: "one"})
+		change := Change{Path: path(i%folders, i%perFolder), Content: fmt.Appendf(nil, "v%d", i)}
+		c = write(c.tip, c.tree, Commit{Changes: []Change{change}, Committer: sig, Message: "one"})
 	}
 }

@@ -7,16 +7,25 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
-
-	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 )
 
 // Signature is a commit identity.
 type Signature struct{ Name, Email string }
 
+// Change is one file a commit writes or removes.
+type Change struct {
+	Path string
+	// Content is the file's new bytes; ignored when Delete is set.
+	Content []byte
+	Delete  bool
+}
+
+// Files maps repository paths to Git blob hashes.
+type Files map[string]plumbing.Hash
+
 // Commit is one commit a BuildFunc asks for.
 type Commit struct {
-	Changes diff.Changeset
+	Changes []Change
 	// Author defaults to Committer when its Name is empty.
 	Author, Committer Signature
 	// Message is the subject, a blank line and the body (the caller formats

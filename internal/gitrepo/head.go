@@ -11,8 +11,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-
-	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 )
 
 // Head gives read access to the branch head the commits are built on. It is
@@ -22,7 +20,7 @@ type Head interface {
 	Hash() plumbing.Hash
 	// Files maps every file under prefix ("" = all) to its blob hash; paths
 	// are relative to the repository root.
-	Files(prefix string) (diff.Current, error)
+	Files(prefix string) (Files, error)
 	// Read returns the content of the file at path, and whether it exists.
 	Read(path string) ([]byte, bool, error)
 }
@@ -61,8 +59,8 @@ func (h *headView) treeHash() plumbing.Hash {
 	return h.tree.Hash
 }
 
-func (h *headView) Files(prefix string) (diff.Current, error) {
-	files := diff.Current{}
+func (h *headView) Files(prefix string) (Files, error) {
+	files := Files{}
 	prefix = strings.Trim(prefix, "/")
 	if h.tree == nil {
 		return files, nil

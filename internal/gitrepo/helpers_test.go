@@ -4,26 +4,25 @@ import (
 	"context"
 	"testing"
 
-	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 )
 
 var committer = gitrepo.Signature{Name: "gitops-reverser", Email: "gitops-reverser@cluster.local"}
 
-func put(path, content string) diff.Change {
-	return diff.Change{Path: path, Op: diff.Update, Content: []byte(content)}
+func put(path, content string) gitrepo.Change {
+	return gitrepo.Change{Path: path, Content: []byte(content)}
 }
 
-func add(path, content string) diff.Change {
-	return diff.Change{Path: path, Op: diff.Add, Content: []byte(content)}
+func add(path, content string) gitrepo.Change {
+	return gitrepo.Change{Path: path, Content: []byte(content)}
 }
 
-func del(path string) diff.Change {
-	return diff.Change{Path: path, Op: diff.Delete}
+func del(path string) gitrepo.Change {
+	return gitrepo.Change{Path: path, Delete: true}
 }
 
 // commit is a commit by the committer with the given message and changes.
-func commit(message string, changes ...diff.Change) gitrepo.Commit {
+func commit(message string, changes ...gitrepo.Change) gitrepo.Commit {
 	return gitrepo.Commit{Changes: changes, Committer: committer, Message: message}
 }
 

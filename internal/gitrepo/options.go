@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
@@ -68,6 +69,8 @@ type Options struct {
 	// MaxAttempts bounds the build-and-push rounds of one Apply when the
 	// branch keeps moving; default 5.
 	MaxAttempts int
+	// Log receives what goes wrong without failing an operation; nil discards.
+	Log *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -79,6 +82,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return o
 }

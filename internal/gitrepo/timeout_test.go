@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 )
@@ -22,15 +21,15 @@ import (
 func TestPushTimeoutFollowsProgress(t *testing.T) {
 	remote := gitserver.NewBare(t, "main")
 	r := open(t, gitrepo.Options{URL: remote.URL, Timeout: time.Second})
-	apply(t, r, static(gitrepo.Commit{Changes: diff.Changeset{add("a.yaml", "a: 1\n")}, Author: committer, Committer: committer, Message: "first"}))
+	apply(t, r, static(gitrepo.Commit{Changes: []gitrepo.Change{add("a.yaml", "a: 1\n")}, Author: committer, Committer: committer, Message: "first"}))
 	remote.SlowPushes(t, 2*time.Second)
 
-	_, err := r.Apply(context.Background(), static(gitrepo.Commit{Changes: diff.Changeset{add("b.yaml", "b: 1\n")}, Author: committer, Committer: committer, Message: "small"}))
+	_, err := r.Apply(context.Background(), static(gitrepo.Commit{Changes: []gitrepo.Change{add("b.yaml", "b: 1\n")}, Author: committer, Committer: committer, Message: "small"}))
 	if err == nil || !strings.Contains(err.Error(), "no progress") {
 		t.Errorf("small push to a remote silent for twice the timeout: %v, want a no-progress error", err)
 	}
 
-	var big diff.Changeset
+	var big []gitrepo.Change
 	for i := range 64 {
 		buf := make([]byte, 8<<10) // random: the pack cannot compress it
 		_, _ = rand.Read(buf)
@@ -52,7 +51,7 @@ func TestCancelDuringLocalPush(t *testing.T) {
 	r := open(t, gitrepo.Options{URL: remote.URL})
 	apply(t, r, static(commit("first", add("a.yaml", "a: 1\n"))))
 
-	var many diff.Changeset // about 20 MiB
+	var many []gitrepo.Change // about 20 MiB
 	for i := range 20000 {
 		many = append(many, add(fmt.Sprintf("many/%03d/%05d.yaml", i%100, i), strings.Repeat(rand.Text(), 40)+"\n"))
 	}

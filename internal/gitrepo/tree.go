@@ -12,8 +12,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-
-	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 )
 
 // emptyTree is the hash of the tree with no entries.
@@ -174,19 +172,17 @@ func loadDir(s storer.EncodedObjectStorer, h plumbing.Hash) (*dirNode, error) {
 }
 
 // apply edits the tree with every change of a changeset.
-func (e *treeEditor) apply(changes diff.Changeset) error {
+func (e *treeEditor) apply(changes []Change) error {
 	for _, c := range changes {
 		if err := validatePath(c.Path); err != nil {
 			return err
 		}
-		var err error
-		if c.Op == diff.Delete {
-			err = e.remove(c.Path)
-		} else {
-			err = e.put(c.Path, c.Content)
-		}
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", c.Op, c.Path, err)
+		if c.Delete {
+			if err := e.remove(c.Path); err != nil {
+				return fmt.Errorf("remove %s: %w", c.Path, err)
+			}
+		} else if err := e.put(c.Path, c.Content); err != nil {
+			return fmt.Errorf("write %s: %w", c.Path, err)
 		}
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 )
@@ -28,7 +27,7 @@ func TestTreesMatchGit(t *testing.T) {
 	viaCLI.PushFiles(t, "main", files, "cli")
 
 	viaRepo := gitserver.NewBare(t, "main")
-	var changes diff.Changeset
+	var changes []gitrepo.Change
 	for p, c := range files {
 		changes = append(changes, add(p, c))
 	}
@@ -47,12 +46,12 @@ func TestTreesMatchGit(t *testing.T) {
 func TestFileAndFolderSwapPlaces(t *testing.T) {
 	tests := []struct {
 		name    string
-		changes diff.Changeset
+		changes []gitrepo.Change
 	}{
-		{name: "sorted by path", changes: diff.Changeset{
+		{name: "sorted by path", changes: []gitrepo.Change{
 			add("d", "now a file"), del("d/inner.yaml"), del("x"), add("x/now-a-folder.yaml", "f"),
 		}},
-		{name: "removals first", changes: diff.Changeset{
+		{name: "removals first", changes: []gitrepo.Change{
 			del("d/inner.yaml"), del("x"), add("d", "now a file"), add("x/now-a-folder.yaml", "f"),
 		}},
 	}

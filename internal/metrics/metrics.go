@@ -2,6 +2,7 @@
 package metrics
 
 import (
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -71,4 +72,13 @@ func (m *Metrics) ForgetDestination(destination string) {
 	m.ObjectsTracked.DeletePartialMatch(l)
 	m.ResyncDuration.DeletePartialMatch(l)
 	m.LastPushSuccess.DeletePartialMatch(l)
+}
+
+// eventLabels are the operation label values of gitops_reverser_events_total, named for the
+// informer's events (add, update, delete) as they always were.
+var eventLabels = map[change.Op]string{change.Create: "add", change.Update: "update", change.Delete: "delete"}
+
+// Event counts one watch event.
+func (m *Metrics) Event(op change.Op) {
+	m.Events.WithLabelValues(eventLabels[op]).Inc()
 }

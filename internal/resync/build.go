@@ -1,6 +1,7 @@
 // Package resync owns the full resync of a destination: build its desired Tree from the objects
-// its sources select, diff it with the branch head and make one `reconcile:` commit.
-// `gitops-reverser snapshot` runs it once; the controller runs it periodically.
+// its sources select, diff it with the branch head and make one `reconcile:` commit. The
+// controller's writers run it periodically from the informer caches; the snapshot command
+// (internal/oneshot) runs it once from paged lists.
 package resync
 
 import (
@@ -55,6 +56,9 @@ func (b *Built) Keep(k snapshot.Key) bool {
 	return b.broken[k]
 }
 
+// Broken is the number of objects that could not be rendered.
+func (b *Built) Broken() int { return len(b.broken) }
+
 // Unrendered is the status message for objects that could not be rendered (their files
 // kept), "" when every object was.
 func (b *Built) Unrendered() string {
@@ -67,8 +71,9 @@ func (b *Built) Unrendered() string {
 // listConcurrency bounds the lists in flight against the API server.
 const listConcurrency = 4
 
-// Build collects the desired Tree of t from objs. unavailable may be nil.
-func Build(ctx context.Context, objs Objects, t *destination.Target, unavailable func(schema.GroupResource) bool) *Built {
+// Build collects the desired Tree of t from objs. unavailable may be nil. Lists that fail and
+// objects that cannot be rendered are logged to log and kept (Built.Keep).
+func Build(ctx context.Context, log *slog.Logger, objs Objects, t *destination.Target, unavailable func(schema.GroupResource) bool) *Built {
 	b := &Built{
 		Tree:        snapshot.Tree{},
 		Encrypted:   map[string]destination.File{},
@@ -96,10 +101,10 @@ func Build(ctx context.Context, objs Objects, t *destination.Target, unavailable
 				f, err := t.File(src.Resource, obj)
 				mu.Lock()
 				defer mu.Unlock()
-				b.add(t, src.Resource, obj, f, err)
+				b.add(log, src.Resource, obj, f, err)
 			})
 			if err != nil {
-				slog.Warn("list failed, keeping its files", "destination", t.String(), "resource", src.Resource.GVR.String(), "namespace", src.Namespace, "err", err)
+				log.Warn("list failed, keeping its files", "resource", src.Resource.GVR.String(), "namespace", src.Namespace, "err", err)
 				mu.Lock()
 				b.Failed[src.Resource.GVR.GroupResource()] = err
 				mu.Unlock()
@@ -111,12 +116,12 @@ func Build(ctx context.Context, objs Objects, t *destination.Target, unavailable
 	return b
 }
 
-func (b *Built) add(t *destination.Target, res discovery.Resource, obj snapshot.Object, f destination.File, err error) {
+func (b *Built) add(log *slog.Logger, res discovery.Resource, obj snapshot.Object, f destination.File, err error) {
 	switch {
 	case errors.Is(err, destination.ErrSkipped):
 		b.Skipped++
 	case err != nil:
-		slog.Error("object not rendered, keeping its file", "destination", t.String(), "path", f.Path, "err", err)
+		log.Error("object not rendered, keeping its file", "path", f.Path, "err", err)
 		b.broken[destination.Key(res, obj).FileKey()] = true
 		if b.firstBroken == "" {
 			b.firstBroken = f.Path + ": " + err.Error()

@@ -20,21 +20,22 @@ type Outcome struct {
 	Head plumbing.Hash
 }
 
+// Files is the head's files under baseFolder: what a changeset is computed against.
+func Files(head gitrepo.Head, baseFolder string) (diff.Current, error) {
+	cur, err := head.Files(baseFolder)
+	if err != nil {
+		return nil, fmt.Errorf("read branch head: %w", err)
+	}
+	return diff.Current(cur), nil
+}
+
 // Changeset computes what a resync would change, against the current branch head.
 func Changeset(head gitrepo.Head, t *destination.Target, b *Built) (diff.Changeset, error) {
-	cur, err := headFiles(head, t)
+	cur, err := Files(head, t.BaseFolder)
 	if err != nil {
 		return nil, err
 	}
 	return Diff(head, cur, t, b), nil
-}
-
-func headFiles(head gitrepo.Head, t *destination.Target) (diff.Current, error) {
-	cur, err := head.Files(t.BaseFolder)
-	if err != nil {
-		return nil, fmt.Errorf("read branch head: %w", err)
-	}
-	return cur, nil
 }
 
 // Diff is Changeset for a caller that already has the head's files under baseFolder. An
@@ -61,11 +62,11 @@ func CurrentAt(head gitrepo.Head, t *destination.Target, f destination.File) boo
 // Sync brings the branch to the built state with one reconcile commit, pushed. A branch that
 // already matches gets no commit. After a rejected push the changeset is computed again
 // against the new head, so foreign commits stay and nothing is lost.
-func Sync(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Built) (Outcome, error) {
+func Sync(ctx context.Context, repo gitrepo.Writer, t *destination.Target, b *Built) (Outcome, error) {
 	var out Outcome
 	res, err := repo.Apply(ctx, func(_ context.Context, head gitrepo.Head) ([]gitrepo.Commit, error) {
 		out.Head = head.Hash()
-		cur, err := headFiles(head, t)
+		cur, err := Files(head, t.BaseFolder)
 		if err != nil {
 			return nil, err
 		}
@@ -85,9 +86,9 @@ func Sync(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Bui
 }
 
 // Reconcile is the changeset of a resync against the head (whose files under baseFolder are
-// cur) and the commit that makes it: one, by the committer, since a resync knows no author.
-// A missing branch gets its first commit even with nothing to write. Paths for which leave
-// is true (nil: none) are left as they are at the head.
+// cur) and the commit that makes it: one reconcile commit. A missing branch gets its first
+// commit even with nothing to write. Paths for which leave is true (nil: none) are left as
+// they are at the head.
 func Reconcile(head gitrepo.Head, cur diff.Current, t *destination.Target, b *Built, leave func(path string) bool) (diff.Changeset, []gitrepo.Commit) {
 	cs := Diff(head, cur, t, b)
 	if leave != nil {
@@ -96,16 +97,11 @@ func Reconcile(head gitrepo.Head, cur diff.Current, t *destination.Target, b *Bu
 	if len(cs) == 0 && !head.Hash().IsZero() {
 		return nil, nil
 	}
-	return cs, []gitrepo.Commit{{
-		Changes:   cs,
-		Author:    t.Committer,
-		Committer: t.Committer,
-		Message:   diff.ReconcileMessage(cs, t.BaseFolder),
-	}}
+	return cs, []gitrepo.Commit{t.Style("").Reconcile(cs)}
 }
 
 // DryRun computes the changeset without writing anything.
-func DryRun(ctx context.Context, repo *gitrepo.Repo, t *destination.Target, b *Built) (diff.Changeset, error) {
+func DryRun(ctx context.Context, repo gitrepo.Reader, t *destination.Target, b *Built) (diff.Changeset, error) {
 	var cs diff.Changeset
 	err := repo.View(ctx, func(_ context.Context, head gitrepo.Head) error {
 		var err error

@@ -1,5 +1,5 @@
 // Package secrets owns how Kubernetes Secrets are written to Git: as SOPS-encrypted YAML with
-// age recipients (DESIGN.md, "Secrets").
+// age recipients (README.md, "What ends up in Git": Secrets).
 //
 // An Encrypter turns a sanitized Secret, already rendered as deterministic YAML, into the file
 // the `sops` CLI would write: apiVersion, kind, metadata and type in clear, the values under

@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// Output is what a file holds of its object (DESIGN.md, "Output modes").
+// Output is what a file holds of its object (README.md, "What ends up in Git": Clean and Full).
 type Output string
 
 const (

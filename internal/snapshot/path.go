@@ -28,7 +28,7 @@ func Path(baseFolder string, k Key) string {
 	return path.Join(CleanBase(baseFolder), Dir(k.Namespace, k.Resource), Stem(k.Name)+".yaml")
 }
 
-// File name limits (DESIGN.md, "A file name is at most 255 bytes"): most file systems refuse
+// File name limits (README.md, "What ends up in Git"): most file systems refuse
 // longer names, and object names may be 253 bytes or, for some resources, longer.
 const (
 	maxFileName = 255

@@ -17,7 +17,7 @@ var (
 	orders     = schema.GroupResource{Group: "shop.example.com", Resource: "icecreamorders"}
 )
 
-// TestPathRoundTrip maps keys to paths and back; the paths are the examples of DESIGN.md.
+// TestPathRoundTrip maps keys to paths and back; the paths are the examples of README.md, "What ends up in Git".
 func TestPathRoundTrip(t *testing.T) {
 	tests := []struct {
 		name        string

@@ -44,7 +44,7 @@ func Hash(b []byte) string {
 }
 
 // MaxDepth is how deeply maps and lists may nest in an object that is rendered, the top-level
-// object counting as 1 (DESIGN.md, "Webhook"). Real objects stay far below it (a CRD's schema
+// object counting as 1 (README.md, "Who changed it" and "What ends up in Git"). Real objects stay far below it (a CRD's schema
 // nests about 40 deep); the API server allows 10,000, and block YAML indents every level, so a
 // file's size, and the time and memory to write it, grow with the square of the depth.
 const MaxDepth = 100

@@ -49,8 +49,8 @@ var (
 	boundByCtlAnn = "pv.kubernetes.io/bound-by-controller"
 )
 
-// Sanitize returns a deep copy of obj with everything the server owns removed (DESIGN.md,
-// "Sanitization"). It keeps every other field, including meaningful empty values such as
+// Sanitize returns a deep copy of obj with everything the server owns removed (README.md,
+// "What ends up in Git"). It keeps every other field, including meaningful empty values such as
 // emptyDir: {} and egress: [{}]. obj is not modified; it must hold JSON-compatible values, as
 // objects decoded by client-go do. Sanitize does not refuse Secrets: Render does.
 func Sanitize(obj *unstructured.Unstructured) *unstructured.Unstructured {

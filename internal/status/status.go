@@ -22,6 +22,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // Destination is what is known about a GitDestination after an attempt.
@@ -32,6 +33,32 @@ type Destination struct {
 	LastCommit string
 	LastPush   time.Time
 	Files      int
+}
+
+// Synced is the status after a sync that succeeded: Ready with the files at head (zero: an empty
+// branch), the push time when pushed, or Ready=False ObjectsNotRendered while objects could
+// not be rendered (unrendered says which; "" when all were). The controller's writers and the
+// snapshot command report it alike.
+func Synced(files int, head plumbing.Hash, pushed bool, unrendered string) Destination {
+	s := Destination{Ready: true, Reason: v1alpha1.ReasonSynced, Files: files}
+	at := "an empty branch"
+	if !head.IsZero() {
+		s.LastCommit = head.String()
+		at = head.String()[:12]
+	}
+	s.Message = fmt.Sprintf("%d files at %s", files, at)
+	if pushed {
+		s.LastPush = time.Now()
+	}
+	if unrendered != "" {
+		s.Ready, s.Reason, s.Message = false, v1alpha1.ReasonObjectsNotRendered, unrendered
+	}
+	return s
+}
+
+// Failed is the status after a failed attempt.
+func Failed(err error) Destination {
+	return Destination{Reason: Reason(err), Message: err.Error()}
 }
 
 // Reason is the Ready condition reason for a failed Git operation.
@@ -54,7 +81,7 @@ func Reason(err error) string {
 
 // WriteDestination writes s onto the GitDestination. It returns the object written (nil when
 // nothing changed or it failed) and the Ready condition before and after.
-func WriteDestination(ctx context.Context, dyn dynamic.Interface, name types.NamespacedName, s Destination) (*unstructured.Unstructured, metav1.Condition, metav1.Condition) {
+func WriteDestination(ctx context.Context, log *slog.Logger, dyn dynamic.Interface, name types.NamespacedName, s Destination) (*unstructured.Unstructured, metav1.Condition, metav1.Condition) {
 	// A condition message is one line, whatever error text it came from.
 	msg := strings.Join(strings.Fields(s.Message), " ")
 	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: s.Reason, Message: msg}
@@ -62,7 +89,7 @@ func WriteDestination(ctx context.Context, dyn dynamic.Interface, name types.Nam
 		cond.Status = metav1.ConditionTrue
 	}
 	var before metav1.Condition
-	u := patch(ctx, dyn, v1alpha1.GitDestinations, name, func(st map[string]any, gen int64) bool {
+	u := patch(ctx, log, dyn, v1alpha1.GitDestinations, name, func(st map[string]any, gen int64) bool {
 		cond.ObservedGeneration = gen
 		before = readyCondition(st)
 		changed := setCondition(st, cond)
@@ -87,12 +114,12 @@ func WriteDestination(ctx context.Context, dyn dynamic.Interface, name types.Nam
 
 // WriteRule sets the Ready condition of a WatchRule or ClusterWatchRule: Watching, or False
 // with the problem's reason and message.
-func WriteRule(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, name types.NamespacedName, reason, message string) {
+func WriteRule(ctx context.Context, log *slog.Logger, dyn dynamic.Interface, gvr schema.GroupVersionResource, name types.NamespacedName, reason, message string) {
 	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonWatching, Message: "watching the resources the rules name"}
 	if reason != "" {
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, reason, message
 	}
-	patch(ctx, dyn, gvr, name, func(st map[string]any, gen int64) bool {
+	patch(ctx, log, dyn, gvr, name, func(st map[string]any, gen int64) bool {
 		cond.ObservedGeneration = gen
 		changed := setCondition(st, cond)
 		if st["observedGeneration"] != gen {
@@ -105,7 +132,7 @@ func WriteRule(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersi
 
 // patch reads the object, lets update change its status map (given the object's generation)
 // and writes it when changed. It returns the object written, nil when nothing was.
-func patch(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, name types.NamespacedName, update func(status map[string]any, generation int64) bool) *unstructured.Unstructured {
+func patch(ctx context.Context, log *slog.Logger, dyn dynamic.Interface, gvr schema.GroupVersionResource, name types.NamespacedName, update func(status map[string]any, generation int64) bool) *unstructured.Unstructured {
 	ri := dyn.Resource(gvr).Namespace(name.Namespace)
 	var written *unstructured.Unstructured
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -125,7 +152,7 @@ func patch(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionRe
 		return err
 	})
 	if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
-		slog.Warn("status update failed", "resource", gvr.Resource, "name", name.String(), "err", err)
+		log.Warn("status update failed", "resource", gvr.Resource, "name", name.String(), "err", err)
 	}
 	return written
 }

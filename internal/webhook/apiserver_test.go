@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
@@ -49,7 +51,7 @@ func startLiveWebhook(t *testing.T, kube kubernetes.Interface, exclude string) *
 	w := &liveWebhook{cache: NewCache(1000, time.Minute), results: &results{}}
 	w.server, w.stop = startServer(t, NewHandler(w.cache, HandlerOptions{Observe: w.results.observe}))
 	name := uniqueName("gitops-reverser-test")
-	conf := NewConfigurator(kube, ConfigOptions{Name: name, ExcludeNamespace: exclude, URL: validateURL(w.server), CABundle: w.server.CABundle()})
+	conf := NewConfigurator(slog.New(slog.DiscardHandler), kube, ConfigOptions{Name: name, ExcludeNamespace: exclude, URL: validateURL(w.server), CABundle: w.server.CABundle()})
 	if err := conf.SetResources(t.Context(), []discovery.Resource{configMapsResource}); err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +131,8 @@ func TestAPIServerRecordsAuthors(t *testing.T) {
 	allowConfigMaps(t, admin.Kube, ns)
 	w := startLiveWebhook(t, admin.Kube, excluded)
 	w.waitCalled(t, admin.Kube, ns)
-	key := func(op string, obj *unstructured.Unstructured) Key {
-		return Key{Resource: "configmaps", Namespace: ns, Name: obj.GetName(), Operation: op, Hash: mustHash(t, obj)}
+	key := func(op change.Op, obj *unstructured.Unstructured) Key {
+		return Key{Resource: "configmaps", Namespace: ns, Name: obj.GetName(), Op: op, Hash: mustHash(t, obj)}
 	}
 	lookup := func(k Key) string {
 		u, ok := w.cache.Lookup(k)
@@ -161,12 +163,12 @@ func TestAPIServerRecordsAuthors(t *testing.T) {
 	}
 
 	got := map[string]string{
-		"create":                   lookup(key(OpCreate, created)),
-		"create asked again":       lookup(key(OpCreate, created)),
-		"update":                   lookup(key(OpUpdate, updated)),
-		"delete":                   lookup(Key{Resource: "configmaps", Namespace: ns, Name: "app", Operation: OpDelete}),
-		"delete with a hash":       lookup(key(OpDelete, updated)),
-		"update with the old hash": lookup(key(OpUpdate, created)),
+		"create":                   lookup(key(change.Create, created)),
+		"create asked again":       lookup(key(change.Create, created)),
+		"update":                   lookup(key(change.Update, updated)),
+		"delete":                   lookup(Key{Resource: "configmaps", Namespace: ns, Name: "app", Op: change.Delete}),
+		"delete with a hash":       lookup(key(change.Delete, updated)),
+		"update with the old hash": lookup(key(change.Update, created)),
 	}
 	want := map[string]string{
 		"create":                   jane,

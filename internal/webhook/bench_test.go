@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -43,7 +44,7 @@ func BenchmarkHandler(b *testing.B) {
 	b.Run("record-full-cache", func(b *testing.B) {
 		cache := NewCache(DefaultCacheSize, DefaultCacheTTL)
 		for i := range DefaultCacheSize {
-			cache.Record(Key{Resource: "configmaps", Namespace: "prefill", Name: strconv.Itoa(i), Operation: OpUpdate, Hash: "h"}, "u")
+			cache.Record(Key{Resource: "configmaps", Namespace: "prefill", Name: strconv.Itoa(i), Op: change.Update, Hash: "h"}, "u")
 		}
 		rps := runLoad(b, NewHandler(cache, HandlerOptions{}), bodies)
 		if cache.Len() != DefaultCacheSize {

@@ -3,14 +3,9 @@ package webhook
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
-	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Defaults for NewCache, matching the controller's --webhook-cache-size and --webhook-cache-ttl.
@@ -18,31 +13,6 @@ const (
 	DefaultCacheSize = 10000
 	DefaultCacheTTL  = 2 * time.Minute
 )
-
-// Operations as they appear in admission requests and in Key.Operation.
-const (
-	OpCreate = "CREATE"
-	OpUpdate = "UPDATE"
-	OpDelete = "DELETE"
-	// OpScale is an UPDATE through the scale subresource; its Key.Hash is the new replicas.
-	OpScale = "SCALE"
-)
-
-// ErrNoObject is ObjectHash's answer for a nil object.
-var ErrNoObject = errors.New("webhook: no object to hash")
-
-// Key identifies one change: the object, the operation and the hash (ObjectHash) of the object
-// after the change; for DELETE no hash (the request deletes whatever state the object ends in),
-// for OpScale the replicas asked for. The version is left out on purpose: the webhook is
-// registered for the version the controller watches, and the sanitized bytes carry apiVersion.
-type Key struct {
-	Group     string
-	Resource  string
-	Namespace string
-	Name      string
-	Operation string
-	Hash      string
-}
 
 // Recorder stores who made a change; Cache is the implementation, tests and benchmarks may
 // pass their own.
@@ -59,8 +29,18 @@ var _ Recorder = (*Cache)(nil)
 // An entry costs the same whatever the request held: the cache keeps a digest of the Key, not
 // its strings, and usernames are at most MaxUsernameBytes (longer ones are not recorded), so a
 // full cache is a few MiB at most.
+//
+// Entries expire when looked up, not on a timer: golang-lru's expirable LRU sweeps from a
+// goroutine that can never be stopped, and a Cache must leave nothing running when the
+// controller stops. Expired entries still count towards size until evicted.
 type Cache struct {
-	lru *expirable.LRU[digest, string]
+	lru *lru.Cache[digest, entry]
+	ttl time.Duration
+}
+
+type entry struct {
+	username string
+	expires  time.Time
 }
 
 // MaxUsernameBytes bounds a recorded username. Kubernetes sets no limit; real ones (an OIDC
@@ -74,7 +54,11 @@ type digest [sha256.Size]byte
 func (k Key) digest() digest {
 	h := sha256.New()
 	var n [8]byte
-	for _, f := range [...]string{k.Group, k.Resource, k.Namespace, k.Name, k.Operation, k.Hash} {
+	scale := ""
+	if k.Scale {
+		scale = "scale"
+	}
+	for _, f := range [...]string{k.Group, k.Resource, k.Namespace, k.Name, k.Op.String(), scale, k.Hash} {
 		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
 		h.Write(n[:])
 		h.Write([]byte(f))
@@ -93,7 +77,11 @@ func NewCache(size int, ttl time.Duration) *Cache {
 	if ttl <= 0 {
 		ttl = DefaultCacheTTL
 	}
-	return &Cache{lru: expirable.NewLRU[digest, string](size, nil, ttl)}
+	c, err := lru.New[digest, entry](size)
+	if err != nil { // only for a size that is not positive
+		panic(err)
+	}
+	return &Cache{lru: c, ttl: ttl}
 }
 
 // Record remembers that username made the change k. A later Record of the same change wins.
@@ -102,28 +90,19 @@ func (c *Cache) Record(k Key, username string) {
 	if len(username) > MaxUsernameBytes {
 		return
 	}
-	c.lru.Add(k.digest(), username)
+	c.lru.Add(k.digest(), entry{username: username, expires: time.Now().Add(c.ttl)})
 }
 
 // Lookup returns the username that made the change k, if it was recorded and has not expired.
 func (c *Cache) Lookup(k Key) (username string, ok bool) {
-	return c.lru.Peek(k.digest())
+	e, ok := c.lru.Peek(k.digest())
+	if !ok || time.Now().After(e.expires) {
+		return "", false
+	}
+	return e.username, true
 }
 
 // Len is the number of entries, expired ones not yet swept included.
 func (c *Cache) Len() int {
 	return c.lru.Len()
-}
-
-// ObjectHash is the hash both sides of the author match use: snapshot.Hash of the sanitized
-// object's bytes. Secrets are hashed from the same bytes, which never leave memory.
-func ObjectHash(obj *unstructured.Unstructured) (string, error) {
-	if obj == nil {
-		return "", ErrNoObject
-	}
-	b, err := snapshot.Plain(obj)
-	if err != nil {
-		return "", fmt.Errorf("hash: %w", err)
-	}
-	return snapshot.Hash(b), nil
 }

@@ -8,12 +8,13 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
 func TestCacheLookupConsumesNothing(t *testing.T) {
 	c := NewCache(10, time.Minute)
-	k := Key{Resource: "configmaps", Namespace: "default", Name: "app", Operation: OpCreate, Hash: "h1"}
+	k := Key{Resource: "configmaps", Namespace: "default", Name: "app", Op: change.Create, Hash: "h1"}
 	c.Record(k, "jane@acme.com")
 	for i := range 3 {
 		if got, ok := c.Lookup(k); !ok || got != "jane@acme.com" {
@@ -21,10 +22,10 @@ func TestCacheLookupConsumesNothing(t *testing.T) {
 		}
 	}
 	for name, other := range map[string]Key{
-		"other operation": {Resource: "configmaps", Namespace: "default", Name: "app", Operation: OpUpdate, Hash: "h1"},
-		"other hash":      {Resource: "configmaps", Namespace: "default", Name: "app", Operation: OpCreate, Hash: "h2"},
-		"other group":     {Group: "apps", Resource: "configmaps", Namespace: "default", Name: "app", Operation: OpCreate, Hash: "h1"},
-		"other namespace": {Resource: "configmaps", Namespace: "shop", Name: "app", Operation: OpCreate, Hash: "h1"},
+		"other operation": {Resource: "configmaps", Namespace: "default", Name: "app", Op: change.Update, Hash: "h1"},
+		"other hash":      {Resource: "configmaps", Namespace: "default", Name: "app", Op: change.Create, Hash: "h2"},
+		"other group":     {Group: "apps", Resource: "configmaps", Namespace: "default", Name: "app", Op: change.Create, Hash: "h1"},
+		"other namespace": {Resource: "configmaps", Namespace: "shop", Name: "app", Op: change.Create, Hash: "h1"},
 	} {
 		if got, ok := c.Lookup(other); ok {
 			t.Errorf("%s: found %q", name, got)
@@ -34,7 +35,7 @@ func TestCacheLookupConsumesNothing(t *testing.T) {
 
 func TestCacheLastRecordWins(t *testing.T) {
 	c := NewCache(10, time.Minute)
-	k := Key{Resource: "configmaps", Namespace: "default", Name: "app", Operation: OpUpdate, Hash: "h"}
+	k := Key{Resource: "configmaps", Namespace: "default", Name: "app", Op: change.Update, Hash: "h"}
 	c.Record(k, "jane@acme.com")
 	c.Record(k, "system:serviceaccount:team:bot")
 	if got, _ := c.Lookup(k); got != "system:serviceaccount:team:bot" {
@@ -168,8 +169,8 @@ func withAnnotation(obj *unstructured.Unstructured, k, v string) *unstructured.U
 // next begins stay apart, and a username over the limit is not kept.
 func TestCacheDigestAndUsernameLimit(t *testing.T) {
 	c := NewCache(10, time.Minute)
-	a := Key{Namespace: "ab", Name: "c", Operation: OpCreate}
-	b := Key{Namespace: "a", Name: "bc", Operation: OpCreate}
+	a := Key{Namespace: "ab", Name: "c", Op: change.Create}
+	b := Key{Namespace: "a", Name: "bc", Op: change.Create}
 	c.Record(a, "alice")
 	if _, ok := c.Lookup(b); ok {
 		t.Error("a key with the same characters split differently matched")
@@ -177,7 +178,7 @@ func TestCacheDigestAndUsernameLimit(t *testing.T) {
 	if u, ok := c.Lookup(a); !ok || u != "alice" {
 		t.Errorf("Lookup = %q, %v", u, ok)
 	}
-	long := Key{Name: strings.Repeat("n", 1<<20), Operation: OpCreate}
+	long := Key{Name: strings.Repeat("n", 1<<20), Op: change.Create}
 	c.Record(long, strings.Repeat("u", MaxUsernameBytes+1))
 	if _, ok := c.Lookup(long); ok {
 		t.Error("a username over MaxUsernameBytes was recorded")

@@ -120,6 +120,7 @@ func template(cn string, now time.Time, validity time.Duration) (*x509.Certifica
 // files and compares them with the last read: a few kilobytes, cheap next to the handshake,
 // with no watcher goroutine and none of the pitfalls of coarse modification times.
 type certDir struct {
+	log               *slog.Logger
 	certPath, keyPath string
 
 	mu      sync.Mutex // guards the fields below
@@ -131,8 +132,8 @@ type certDir struct {
 var errNoCertificate = errors.New("no serving certificate loaded")
 
 // newCertDir loads the pair once, so a bad directory fails start-up rather than handshakes.
-func newCertDir(dir string) (*certDir, error) {
-	c := &certDir{certPath: filepath.Join(dir, CertFile), keyPath: filepath.Join(dir, KeyFile)}
+func newCertDir(log *slog.Logger, dir string) (*certDir, error) {
+	c := &certDir{log: log, certPath: filepath.Join(dir, CertFile), keyPath: filepath.Join(dir, KeyFile)}
 	if _, err := c.get(); err != nil {
 		return nil, fmt.Errorf("load certificate from %s: %w", dir, err)
 	}
@@ -170,11 +171,11 @@ func (c *certDir) get() (*tls.Certificate, error) {
 func (c *certDir) load() {
 	cert, err := tls.X509KeyPair(c.certPEM, c.keyPEM)
 	if err != nil {
-		slog.Warn("webhook: cannot load serving certificate, keeping the previous one", "cert", c.certPath, "error", err)
+		c.log.Warn("webhook: cannot load serving certificate, keeping the previous one", "cert", c.certPath, "err", err)
 		return
 	}
 	c.cert = &cert
-	slog.Info("webhook: serving certificate loaded", "cert", c.certPath, "notAfter", cert.Leaf.NotAfter)
+	c.log.Info("webhook: serving certificate loaded", "cert", c.certPath, "notAfter", cert.Leaf.NotAfter)
 }
 
 func (c *certDir) read() (certPEM, keyPEM []byte, err error) {

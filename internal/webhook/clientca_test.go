@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
@@ -103,7 +105,7 @@ func TestServerRequiresClientCertificate(t *testing.T) {
 			case !tc.served && err == nil:
 				t.Errorf("served with status %d; want a failed handshake", status)
 			}
-			k := Key{Resource: "configmaps", Namespace: "shop", Name: "app", Operation: OpCreate, Hash: mustHash(t, configMap("shop", "app", tc.name))}
+			k := Key{Resource: "configmaps", Namespace: "shop", Name: "app", Op: change.Create, Hash: mustHash(t, configMap("shop", "app", tc.name))}
 			if _, found := cache.Lookup(k); found != tc.served {
 				t.Errorf("recorded = %v, want %v", found, tc.served)
 			}
@@ -153,7 +155,7 @@ func TestAPIServerPresentsClientCertificate(t *testing.T) {
 		Handler: NewHandler(w.cache, HandlerOptions{Observe: w.results.observe})})
 	must(t, err)
 	w.stop = serve(t, w.server)
-	conf := NewConfigurator(admin.Kube, ConfigOptions{Name: "client-ca-test", URL: validateURL(w.server), CABundle: w.server.CABundle()})
+	conf := NewConfigurator(slog.New(slog.DiscardHandler), admin.Kube, ConfigOptions{Name: "client-ca-test", URL: validateURL(w.server), CABundle: w.server.CABundle()})
 	must(t, conf.SetResources(t.Context(), []discovery.Resource{configMapsResource}))
 	admin.Namespace(t, "client-ca")
 	w.waitCalled(t, admin.Kube, "client-ca")

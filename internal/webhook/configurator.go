@@ -50,14 +50,15 @@ type ConfigOptions struct {
 // Configurator keeps the ValidatingWebhookConfiguration's rules equal to the watched resources,
 // so that writes to anything else never call the webhook.
 type Configurator struct {
+	log  *slog.Logger
 	kube kubernetes.Interface
 	o    ConfigOptions
 	mu   sync.Mutex // serializes SetResources
 }
 
 // NewConfigurator returns a Configurator for the configuration o.Name.
-func NewConfigurator(kube kubernetes.Interface, o ConfigOptions) *Configurator {
-	return &Configurator{kube: kube, o: o}
+func NewConfigurator(log *slog.Logger, kube kubernetes.Interface, o ConfigOptions) *Configurator {
+	return &Configurator{log: log, kube: kube, o: o}
 }
 
 // SetResources makes the configuration's rules match resources. It creates the configuration
@@ -86,7 +87,7 @@ func (c *Configurator) apply(ctx context.Context, rules []admissionregistrationv
 		if _, err := api.Create(ctx, vwc, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create: %w", err)
 		}
-		slog.Info("webhook: configuration created", "name", c.o.Name, "rules", len(rules))
+		c.log.Info("webhook: configuration created", "name", c.o.Name, "rules", len(rules))
 		return nil
 	}
 	if err != nil {
@@ -101,7 +102,7 @@ func (c *Configurator) apply(ctx context.Context, rules []admissionregistrationv
 	if _, err := api.Update(ctx, next, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
-	slog.Info("webhook: configuration updated", "name", c.o.Name, "rules", len(rules))
+	c.log.Info("webhook: configuration updated", "name", c.o.Name, "rules", len(rules))
 	return nil
 }
 

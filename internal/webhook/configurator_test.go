@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -74,7 +75,7 @@ func TestConfiguratorRulesFollowResources(t *testing.T) {
 	// Nothing listens on port 1: these rules only have to be stored, and failurePolicy
 	// Ignore keeps other tests' writes working meanwhile.
 	url := "https://127.0.0.1:1/validate"
-	conf := NewConfigurator(kube, ConfigOptions{Name: name, ExcludeNamespace: "gitops-reverser", URL: url, CABundle: ca})
+	conf := NewConfigurator(slog.New(slog.DiscardHandler), kube, ConfigOptions{Name: name, ExcludeNamespace: "gitops-reverser", URL: url, CABundle: ca})
 	cc := admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca}
 
 	steps := []struct {
@@ -166,7 +167,7 @@ func TestConfiguratorInstalledConfiguration(t *testing.T) {
 	if _, err := kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(t.Context(), installed, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	conf := NewConfigurator(kube, ConfigOptions{
+	conf := NewConfigurator(slog.New(slog.DiscardHandler), kube, ConfigOptions{
 		Name: name, ExcludeNamespace: "gitops-reverser",
 		ServiceName: "gitops-reverser-webhook", ServiceNamespace: "gitops-reverser",
 	})

@@ -4,8 +4,9 @@
 // It has four parts, each usable on its own:
 //   - Cache: a bounded, expiring map from (group, resource, namespace, name, operation, hash of
 //     the sanitized object) to username, keeping a fixed-size digest of that Key, so an entry
-//     costs the same whatever a request held. The watch-event side looks authors up with the
-//     same Key, hashing its object with ObjectHash, so both sides always agree.
+//     costs the same whatever a request held. Both sides of the match build their Key in key.go:
+//     the handler from an admission request, Cache.Author from a watch event (a delete, a
+//     write, or a scale of its parent), hashing the same Full rendering, so they agree.
 //   - Handler: the /validate endpoint. It always allows, ignores dry-run requests, records the
 //     requesting user, and answers malformed requests with 400: bad JSON, oversized bodies,
 //     objects nested deeper than snapshot.MaxDepth, usernames over MaxUsernameBytes.

@@ -8,12 +8,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
@@ -39,6 +36,8 @@ const reviewAPIVersion = "admission.k8s.io/v1"
 
 // HandlerOptions tunes NewHandler; the zero value is ready to use.
 type HandlerOptions struct {
+	// Log receives malformed requests and failures to record; nil discards.
+	Log *slog.Logger
 	// MaxBodyBytes bounds a request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Observe, when set, is called once per request with its Result*. It must be cheap and
@@ -61,6 +60,7 @@ func badRequest(format string, args ...any) error {
 // handler serves admission.k8s.io/v1 AdmissionReviews: it always allows and records who made
 // the change.
 type handler struct {
+	log     *slog.Logger
 	rec     Recorder
 	maxBody int64
 	observe func(string)
@@ -68,7 +68,10 @@ type handler struct {
 
 // NewHandler returns the /validate handler recording into rec (normally a *Cache).
 func NewHandler(rec Recorder, o HandlerOptions) http.Handler {
-	h := &handler{rec: rec, maxBody: o.MaxBodyBytes, observe: o.Observe}
+	h := &handler{rec: rec, maxBody: o.MaxBodyBytes, observe: o.Observe, log: o.Log}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
@@ -83,7 +86,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// handler may be mounted elsewhere, and the caller deserves an answer).
 	defer func() {
 		if p := recover(); p != nil {
-			slog.Error("webhook: handler panicked", "panic", p)
+			h.log.Error("webhook: handler panicked", "panic", p)
 			h.observe(ResultError)
 			http.Error(w, "internal error", http.StatusInternalServerError)
 		}
@@ -94,14 +97,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &re) {
 			re = &requestError{status: http.StatusBadRequest, reason: err.Error()}
 		}
-		slog.Warn("webhook: malformed admission request", "status", re.status, "reason", re.reason, "remote", r.RemoteAddr)
+		h.log.Warn("webhook: malformed admission request", "status", re.status, "reason", re.reason, "remote", r.RemoteAddr)
 		h.observe(ResultInvalid)
 		http.Error(w, re.reason, re.status)
 		return
 	}
 	result := h.record(review.Request)
 	if err := writeAllowed(w, review.Request.UID); err != nil {
-		slog.Debug("webhook: writing admission response failed", "error", err)
+		h.log.Debug("webhook: writing admission response failed", "err", err)
 	}
 	h.observe(result)
 }
@@ -160,7 +163,7 @@ func checkBounds(req *admissionv1.AdmissionRequest) error {
 func (h *handler) record(req *admissionv1.AdmissionRequest) (result string) {
 	defer func() {
 		if p := recover(); p != nil {
-			slog.Error("webhook: recording a change panicked", "panic", p,
+			h.log.Error("webhook: recording a change panicked", "panic", p,
 				"group", req.Resource.Group, "resource", req.Resource.Resource, "namespace", req.Namespace, "name", req.Name)
 			result = ResultError
 		}
@@ -168,9 +171,9 @@ func (h *handler) record(req *admissionv1.AdmissionRequest) (result string) {
 	if req.DryRun != nil && *req.DryRun {
 		return ResultDryRun
 	}
-	k, ok, err := keyOf(req)
+	k, ok, err := admissionKey(req)
 	if err != nil {
-		slog.Warn("webhook: cannot hash the object of an admission request", "error", err)
+		h.log.Warn("webhook: cannot hash the object of an admission request", "err", err)
 		return ResultError
 	}
 	if !ok || req.UserInfo.Username == "" {
@@ -178,72 +181,6 @@ func (h *handler) record(req *admissionv1.AdmissionRequest) (result string) {
 	}
 	h.rec.Record(k, req.UserInfo.Username)
 	return ResultRecorded
-}
-
-// keyOf is the change a request makes; ok is false for requests with nothing to record.
-func keyOf(req *admissionv1.AdmissionRequest) (k Key, ok bool, err error) {
-	switch {
-	case req.SubResource == "scale" && req.Operation == admissionv1.Update:
-		return scaleKey(req)
-	case req.SubResource != "":
-		// status and the like: the file never holds what they change.
-		return Key{}, false, nil
-	}
-	raw := req.Object.Raw
-	switch req.Operation {
-	case admissionv1.Create, admissionv1.Update:
-	case admissionv1.Delete:
-		raw = req.OldObject.Raw
-	default:
-		return Key{}, false, nil
-	}
-	if len(raw) == 0 {
-		return Key{}, false, nil
-	}
-	obj := &unstructured.Unstructured{}
-	if err := obj.UnmarshalJSON(raw); err != nil {
-		// The decoder's error quotes the object: report the kind of failure only.
-		return Key{}, false, fmt.Errorf("decode %s %s/%s: %w", req.Resource.Resource, req.Namespace, req.Name, errUndecodable)
-	}
-	name := obj.GetName()
-	if name == "" {
-		name = req.Name
-	}
-	if req.Operation == admissionv1.Delete {
-		return DeleteKey(req.Resource.Group, req.Resource.Resource, obj.GetNamespace(), name), true, nil
-	}
-	k = Key{
-		Group: req.Resource.Group, Resource: req.Resource.Resource, Namespace: obj.GetNamespace(),
-		Name: name, Operation: string(req.Operation),
-	}
-	if k.Hash, err = ObjectHash(obj); err != nil {
-		return Key{}, false, err
-	}
-	return k, true, nil
-}
-
-// scaleKey is a write through the scale subresource: it counts for the parent object, whose
-// spec.replicas the watch then shows with the requested value.
-func scaleKey(req *admissionv1.AdmissionRequest) (Key, bool, error) {
-	var scale autoscalingv1.Scale
-	if len(req.Object.Raw) == 0 {
-		return Key{}, false, nil
-	}
-	if err := json.Unmarshal(req.Object.Raw, &scale); err != nil {
-		return Key{}, false, fmt.Errorf("decode %s/scale %s/%s: %w", req.Resource.Resource, req.Namespace, req.Name, errUndecodable)
-	}
-	return ScaleKey(req.Resource.Group, req.Resource.Resource, req.Namespace, req.Name, int64(scale.Spec.Replicas)), true, nil
-}
-
-// DeleteKey is the key of a delete. It has no hash: who deleted an object is who asked to,
-// and its last state (finalizers run, a namespace emptied) is not the one the request saw.
-func DeleteKey(group, resource, namespace, name string) Key {
-	return Key{Group: group, Resource: resource, Namespace: namespace, Name: name, Operation: OpDelete}
-}
-
-// ScaleKey is the key of a write through the scale subresource that set replicas.
-func ScaleKey(group, resource, namespace, name string, replicas int64) Key {
-	return Key{Group: group, Resource: resource, Namespace: namespace, Name: name, Operation: OpScale, Hash: strconv.FormatInt(replicas, 10)}
 }
 
 var errUndecodable = errors.New("object is not a Kubernetes object")

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -29,8 +30,8 @@ func TestHandlerRecords(t *testing.T) {
 		"metadata": map[string]any{"name": "web", "namespace": "shop"}, "spec": map[string]any{"replicas": int64(5)},
 	}}
 	undecodable := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "x"}}}
-	key := func(op, name string, obj *unstructured.Unstructured) Key {
-		return Key{Resource: "configmaps", Namespace: "shop", Name: name, Operation: op, Hash: mustHash(t, obj)}
+	key := func(op change.Op, name string, obj *unstructured.Unstructured) Key {
+		return Key{Resource: "configmaps", Namespace: "shop", Name: name, Op: op, Hash: mustHash(t, obj)}
 	}
 	tests := []struct {
 		name   string
@@ -41,43 +42,43 @@ func TestHandlerRecords(t *testing.T) {
 		{
 			name:   "create",
 			review: reviewSpec{Op: admissionv1.Create, GVR: configMapsGVR, Namespace: "shop", Name: "app", Object: newCM, User: "jane@acme.com"},
-			want:   map[Key]string{key(OpCreate, "app", newCM): "jane@acme.com"},
+			want:   map[Key]string{key(change.Create, "app", newCM): "jane@acme.com"},
 			result: ResultRecorded,
 		},
 		{
 			name:   "update hashes the new object",
 			review: reviewSpec{Op: admissionv1.Update, GVR: configMapsGVR, Namespace: "shop", Name: "app", Object: newCM, OldObject: oldCM, User: "system:serviceaccount:team:bot"},
-			want:   map[Key]string{key(OpUpdate, "app", newCM): "system:serviceaccount:team:bot"},
+			want:   map[Key]string{key(change.Update, "app", newCM): "system:serviceaccount:team:bot"},
 			result: ResultRecorded,
 		},
 		{
 			name:   "delete records who asked, whatever state the object ends in",
 			review: reviewSpec{Op: admissionv1.Delete, GVR: configMapsGVR, Namespace: "shop", Name: "app", OldObject: oldCM, User: "jane@acme.com"},
-			want:   map[Key]string{{Resource: "configmaps", Namespace: "shop", Name: "app", Operation: OpDelete}: "jane@acme.com"},
+			want:   map[Key]string{{Resource: "configmaps", Namespace: "shop", Name: "app", Op: change.Delete}: "jane@acme.com"},
 			result: ResultRecorded,
 		},
 		{
 			name:   "a namespace's own request names it as its namespace; the key has none",
 			review: reviewSpec{Op: admissionv1.Create, GVR: schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, Namespace: "team-a", Name: "team-a", Object: namespace, User: "jane@acme.com"},
-			want:   map[Key]string{{Resource: "namespaces", Name: "team-a", Operation: OpCreate, Hash: mustHash(t, namespace)}: "jane@acme.com"},
+			want:   map[Key]string{{Resource: "namespaces", Name: "team-a", Op: change.Create, Hash: mustHash(t, namespace)}: "jane@acme.com"},
 			result: ResultRecorded,
 		},
 		{
 			name:   "scale counts for the parent with its replicas",
 			review: reviewSpec{Op: admissionv1.Update, GVR: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, SubResource: "scale", Namespace: "shop", Name: "web", Object: scale, OldObject: scale, User: "jane@acme.com"},
-			want:   map[Key]string{ScaleKey("apps", "deployments", "shop", "web", 5): "jane@acme.com"},
+			want:   map[Key]string{scaleKey("apps", "deployments", "shop", "web", 5): "jane@acme.com"},
 			result: ResultRecorded,
 		},
 		{
 			name:   "generateName: the name comes from the object",
 			review: reviewSpec{Op: admissionv1.Create, GVR: configMapsGVR, Namespace: "shop", Object: generated, User: "jane@acme.com"},
-			want:   map[Key]string{key(OpCreate, "app-x7k2q", generated): "jane@acme.com"},
+			want:   map[Key]string{key(change.Create, "app-x7k2q", generated): "jane@acme.com"},
 			result: ResultRecorded,
 		},
 		{
 			name:   "group from the request resource",
 			review: reviewSpec{Op: admissionv1.Create, GVR: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, Namespace: "shop", Name: "web", Object: deployment, User: "jane@acme.com"},
-			want:   map[Key]string{{Group: "apps", Resource: "deployments", Namespace: "shop", Name: "web", Operation: OpCreate, Hash: mustHash(t, deployment)}: "jane@acme.com"},
+			want:   map[Key]string{{Group: "apps", Resource: "deployments", Namespace: "shop", Name: "web", Op: change.Create, Hash: mustHash(t, deployment)}: "jane@acme.com"},
 			result: ResultRecorded,
 		},
 		{

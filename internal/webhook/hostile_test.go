@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
@@ -128,7 +129,7 @@ func TestServerHostileBodiesBoundedMemory(t *testing.T) {
 	if status, b := post(t, c, url, "application/json", ok.body(t)); status != http.StatusOK || allowedUID(t, b) != "after" {
 		t.Fatalf("valid request after the hostile ones: %d %s", status, b)
 	}
-	if u, found := cache.Lookup(Key{Resource: "configmaps", Namespace: "shop", Name: "app", Operation: OpCreate, Hash: mustHash(t, ok.Object)}); !found || u != "jane@acme.com" {
+	if u, found := cache.Lookup(Key{Resource: "configmaps", Namespace: "shop", Name: "app", Op: change.Create, Hash: mustHash(t, ok.Object)}); !found || u != "jane@acme.com" {
 		t.Errorf("author after the hostile requests: %q %v", u, found)
 	}
 }

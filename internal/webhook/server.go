@@ -15,6 +15,8 @@ import (
 
 // ServerOptions configures NewServer.
 type ServerOptions struct {
+	// Log receives the server's own messages; nil discards.
+	Log *slog.Logger
 	// Addr to listen on, ":9443" in the controller; "127.0.0.1:0" picks a free port.
 	Addr string
 	// CertDir holds tls.crt and tls.key, reloaded when they change. Empty: a self-signed CA and
@@ -36,6 +38,7 @@ const shutdownTimeout = 5 * time.Second
 
 // Server is the webhook's HTTPS server.
 type Server struct {
+	log      *slog.Logger
 	ln       net.Listener
 	srv      *http.Server
 	caBundle []byte
@@ -48,7 +51,10 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if o.Handler == nil {
 		return nil, errors.New("webhook server: no handler")
 	}
-	s := &Server{}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{log: o.Log}
 	tlsConfig, err := s.tlsConfig(o)
 	if err != nil {
 		return nil, err
@@ -62,7 +68,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelWarn),
 	}
 	s.ln, err = net.Listen("tcp", o.Addr)
 	if err != nil {
@@ -81,7 +87,7 @@ func (s *Server) tlsConfig(o ServerOptions) (*tls.Config, error) {
 		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	}
 	if o.CertDir != "" {
-		dir, err := newCertDir(o.CertDir)
+		dir, err := newCertDir(o.Log, o.CertDir)
 		if err != nil {
 			return nil, fmt.Errorf("webhook server: %w", err)
 		}
@@ -121,7 +127,7 @@ func (s *Server) CABundle() []byte { return s.caBundle }
 // Start serves until ctx is done, then shuts down gracefully. It returns nil after a shutdown
 // caused by ctx, and the error when serving fails.
 func (s *Server) Start(ctx context.Context) error {
-	slog.Info("webhook: serving", "addr", s.ln.Addr().String(), "path", Path)
+	s.log.Info("webhook: serving", "addr", s.ln.Addr().String(), "path", Path)
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.ServeTLS(s.ln, "", "") }()
 	select {
@@ -134,7 +140,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.srv.Shutdown(sctx); err != nil {
 		// Connections still busy (or opened and never used) past the grace period: the
 		// apiserver retries nothing, so cutting them only costs authors of in-flight writes.
-		slog.Info("webhook: graceful shutdown timed out, closing connections", "error", err)
+		s.log.Info("webhook: graceful shutdown timed out, closing connections", "err", err)
 		_ = s.srv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

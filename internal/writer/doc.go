@@ -1,5 +1,5 @@
-// Package writer owns one GitDestination at run time: its pending changes grouped by author
-// and commit window, the commits and pushes, the periodic full resync, the backoff while the
+// Package writer owns one GitDestination at run time: its pending changes (grouped into
+// commits by the commit package), the pushes, the periodic full resync, the backoff while the
 // remote fails, and the state reported on the destination's status.
 //
 // It keeps state, not queues: pending changes are a map by path, so however many events arrive

@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/commit"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
@@ -19,8 +20,26 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/status"
 )
 
+// Repo is what the writer needs of a Git repository: *gitrepo.Repo, or a fake in tests.
+type Repo interface {
+	gitrepo.Writer
+	Close() error
+}
+
+// OpenRepo opens the repository of a destination.
+type OpenRepo func(ctx context.Context, o gitrepo.Options) (Repo, error)
+
+// openGit is the OpenRepo of a real repository.
+func openGit(ctx context.Context, o gitrepo.Options) (Repo, error) {
+	return gitrepo.Open(ctx, o)
+}
+
 // Options are the writer's collaborators and settings.
 type Options struct {
+	// Open opens the repository; nil is gitrepo.Open.
+	Open OpenRepo
+	// Log carries the destination as an attribute; nil discards.
+	Log *slog.Logger
 	// Objects are the live objects (informer caches) a resync builds the Tree from.
 	Objects resync.Objects
 	// Unavailable reports resources whose API is unavailable: their files are kept.
@@ -45,10 +64,10 @@ type Writer struct {
 
 	mu      sync.Mutex
 	target  *destination.Target
-	pending *pending
+	pending *commit.Pending
 	// inflight are the changes of the flush being pushed: until the push ends, they, not the
 	// known head, are what a new event is compared with.
-	inflight map[string]Event
+	inflight map[string]commit.Event
 	// resyncing is set while a resync reads the caches and pushes: no event is dropped then,
 	// since its outcome is not known until the push ends.
 	resyncing    bool
@@ -65,7 +84,13 @@ func New(t *destination.Target, opts Options) *Writer {
 	if opts.FlushTimeout == 0 {
 		opts.FlushTimeout = 30 * time.Second
 	}
-	return &Writer{opts: opts, target: t, pending: newPending(), kick: make(chan struct{}, 1)}
+	if opts.Open == nil {
+		opts.Open = openGit
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Writer{opts: opts, target: t, pending: commit.NewPending(), kick: make(chan struct{}, 1)}
 }
 
 // Target is the destination the writer currently serves.
@@ -95,25 +120,25 @@ func (w *Writer) Resync() {
 // Enqueue records a change. A change that leaves the file as the writer already expects it
 // (pending, being pushed, or at the head) is dropped, so a controller's status write or a
 // no-op update never takes a pending change from the user who made it.
-func (w *Writer) Enqueue(ev Event) {
+func (w *Writer) Enqueue(ev commit.Event) {
 	w.mu.Lock()
 	if w.unchangedLocked(ev) {
 		w.mu.Unlock()
 		return
 	}
-	w.pending.add(ev, time.Now())
+	w.pending.Add(ev, time.Now())
 	w.mu.Unlock()
 	w.poke()
 }
 
 // unchangedLocked reports whether ev leaves its file as it will be once everything pending and
 // in flight is pushed.
-func (w *Writer) unchangedLocked(ev Event) bool {
-	if prev, ok := w.pending.get(ev.Path); ok {
-		return sameFile(prev, ev)
+func (w *Writer) unchangedLocked(ev commit.Event) bool {
+	if prev, ok := w.pending.Get(ev.Path); ok {
+		return commit.SameFile(prev, ev)
 	}
 	if prev, ok := w.inflight[ev.Path]; ok {
-		return sameFile(prev, ev)
+		return commit.SameFile(prev, ev)
 	}
 	if w.known == nil || w.resyncing {
 		return false
@@ -135,7 +160,7 @@ func (w *Writer) poke() {
 // Start runs until ctx ends, then flushes what is pending and returns.
 func (w *Writer) Start(ctx context.Context) error {
 	var (
-		repo     *gitrepo.Repo
+		repo     Repo
 		failures int
 		retryAt  time.Time
 		resyncAt = w.nextResync(time.Now())
@@ -182,9 +207,9 @@ func (w *Writer) Start(ctx context.Context) error {
 }
 
 // final flushes pending changes with a fresh, bounded context after ctx ended (SIGTERM).
-func (w *Writer) final(repo *gitrepo.Repo) error {
+func (w *Writer) final(repo Repo) error {
 	w.mu.Lock()
-	n := w.pending.len()
+	n := w.pending.Len()
 	w.mu.Unlock()
 	if n == 0 {
 		return nil
@@ -199,7 +224,7 @@ func (w *Writer) final(repo *gitrepo.Repo) error {
 	return nil
 }
 
-func (w *Writer) finalFlush(ctx context.Context, repo *gitrepo.Repo) error {
+func (w *Writer) finalFlush(ctx context.Context, repo Repo) error {
 	if repo == nil {
 		var err error
 		if repo, err = w.open(ctx); err != nil {
@@ -212,7 +237,7 @@ func (w *Writer) finalFlush(ctx context.Context, repo *gitrepo.Repo) error {
 
 func (w *Writer) nextWake(retryAt, resyncAt time.Time) time.Duration {
 	w.mu.Lock()
-	t := w.pending.next(w.target.CommitWindow)
+	t := w.pending.Next(w.target.CommitWindow)
 	w.mu.Unlock()
 	if !resyncAt.IsZero() && (t.IsZero() || resyncAt.Before(t)) {
 		t = resyncAt
@@ -244,11 +269,12 @@ func backoff(failures int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func (w *Writer) open(ctx context.Context) (*gitrepo.Repo, error) {
+func (w *Writer) open(ctx context.Context) (Repo, error) {
 	t := w.Target()
 	opts := t.Repo
 	opts.Dir = w.opts.CloneDir
-	repo, err := gitrepo.Open(ctx, opts)
+	opts.Log = w.opts.Log
+	repo, err := w.opts.Open(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", opts.URL, err)
 	}
@@ -257,7 +283,7 @@ func (w *Writer) open(ctx context.Context) (*gitrepo.Repo, error) {
 
 // step does what is due: a resync when wanted (after flushing every pending change, so users'
 // changes keep their authors), else the batches whose window closed.
-func (w *Writer) step(ctx context.Context, repo *gitrepo.Repo, all bool) error {
+func (w *Writer) step(ctx context.Context, repo Repo, all bool) error {
 	w.mu.Lock()
 	resyncNow := w.resyncWanted
 	w.mu.Unlock()
@@ -272,10 +298,10 @@ func (w *Writer) step(ctx context.Context, repo *gitrepo.Repo, all bool) error {
 
 // fail records a failed attempt on the status.
 func (w *Writer) fail(err error) {
-	reason := status.Reason(err)
-	slog.Warn("destination failed, retrying with backoff", "destination", w.Target().String(), "reason", reason, "err", err)
+	failed := status.Failed(err)
+	w.opts.Log.Warn("destination failed, retrying with backoff", "reason", failed.Reason, "err", err)
 	w.setStatus(func(s *status.Destination) {
-		s.Ready, s.Reason, s.Message = false, reason, err.Error()
+		s.Ready, s.Reason, s.Message = false, failed.Reason, failed.Message
 	})
 }
 

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"sync"
@@ -11,16 +10,11 @@ import (
 	"time"
 
 	"filippo.io/age"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	clientdiscovery "k8s.io/client-go/discovery"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/cluster"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/metrics"
@@ -29,36 +23,39 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/writer"
 )
 
-// manager resolves rules into informers and writers and routes events between them.
+// refresher turns rules and discovery into informers and writers: on every change of the
+// configuration (read from its own informers) and every --discovery-interval it resolves the
+// rules, makes the running informers, the webhook's rules and the writers match, hands the
+// router the new routes and reports the status of the three kinds.
+//
 // Lock order: mu, then a writer's own lock (taken inside writer methods).
-type manager struct {
-	opts        Options
-	metrics     *metrics.Metrics
-	dyn         dynamic.Interface
-	kube        kubernetes.Interface
-	disc        clientdiscovery.DiscoveryInterface
-	informers   *discovery.Informers
-	refreshCh   chan struct{}
-	refreshedAt atomic.Int64 // UnixNano of the end of the first refresh; 0 before
+type refresher struct {
+	opts      Options
+	log       *slog.Logger
+	metrics   *metrics.Metrics
+	clients   *cluster.Clients
+	router    *router
+	informers *discovery.Informers
+	refreshCh chan struct{}
+	// refreshedAt is the UnixNano of the end of the first refresh; 0 before.
+	refreshedAt atomic.Int64
 	// nextResync schedules the writers' periodic resyncs; nil disables them.
 	nextResync func(time.Time) time.Time
 	// identity loads the controller's age identity when a destination encrypts Secrets.
 	identity func(context.Context) (*age.X25519Identity, error)
 	// recorder writes Kubernetes Events about destinations; nil until start.
 	recorder record.EventRecorder
-	// authors holds who made recent writes, as the admission webhook saw them.
-	authors *webhook.Cache
 	// configurator keeps the webhook's configuration to the watched resources; nil without webhook.
 	configurator *webhook.Configurator
 	webhookSet   []schema.GroupVersionResource // what the configurator was last given
 
 	mu      sync.Mutex
 	writers map[types.NamespacedName]*running
-	// stopping are the done channels of stopped writers, which may still be flushing.
-	stopping map[types.NamespacedName]<-chan struct{}
+	// stopping are the done channels of stopped writers that may still be flushing; a writer
+	// removes its own entry when it is done.
+	stopping map[types.NamespacedName]chan struct{}
 	catalog  *discovery.Catalog
-	routes   atomic.Pointer[routes]
-	wg       sync.WaitGroup // running writers
+	wg       sync.WaitGroup // writers and backfills
 }
 
 // running is a started writer.
@@ -68,39 +65,25 @@ type running struct {
 	done   chan struct{}
 }
 
-func newManager(o Options, m *metrics.Metrics) (*manager, error) {
+func newRefresher(o Options, log *slog.Logger, m *metrics.Metrics, c *cluster.Clients, rt *router) (*refresher, error) {
 	next, err := o.nextResync()
 	if err != nil {
 		return nil, err
 	}
-	dyn, err := dynamic.NewForConfig(o.Config)
-	if err != nil {
-		return nil, fmt.Errorf("dynamic client: %w", err)
-	}
-	kube, err := kubernetes.NewForConfig(o.Config)
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	dc, err := clientdiscovery.NewDiscoveryClientForConfig(o.Config)
-	if err != nil {
-		return nil, fmt.Errorf("discovery client: %w", err)
-	}
-	mg := &manager{
+	rf := &refresher{
 		opts:       o,
+		log:        log,
 		nextResync: next,
 		metrics:    m,
-		dyn:        dyn,
-		kube:       kube,
-		disc:       dc,
+		clients:    c,
+		router:     rt,
 		refreshCh:  make(chan struct{}, 1),
-		authors:    webhook.NewCache(o.Webhook.CacheSize, o.Webhook.CacheTTL),
-		identity:   destination.IdentityLoader(kube, o.Namespace, o.AgeIdentitySecret),
+		identity:   destination.IdentityLoader(c.Kube, o.Namespace, o.AgeIdentitySecret),
 		writers:    map[types.NamespacedName]*running{},
-		stopping:   map[types.NamespacedName]<-chan struct{}{},
+		stopping:   map[types.NamespacedName]chan struct{}{},
 	}
-	mg.informers = discovery.NewInformers(dyn, mg)
-	mg.routes.Store(&routes{})
-	return mg, nil
+	rf.informers = discovery.NewInformers(log, c.Dynamic, rt)
+	return rf, nil
 }
 
 // syncGrace is how long readiness waits for every informer. A resource that never syncs (no
@@ -110,102 +93,104 @@ const syncGrace = 2 * time.Minute
 
 // ready is nil once the first refresh is done and every informer has synced, or syncGrace
 // has passed since.
-func (mg *manager) ready() error {
-	at := mg.refreshedAt.Load()
+func (rf *refresher) ready() error {
+	at := rf.refreshedAt.Load()
 	if at == 0 {
 		return errors.New("rules not resolved yet")
 	}
-	if !mg.informers.AllSynced() && time.Since(time.Unix(0, at)) < syncGrace {
+	if !rf.informers.AllSynced() && time.Since(time.Unix(0, at)) < syncGrace {
 		return errors.New("informers not synced yet")
 	}
 	return nil
 }
 
-// start runs the refresher until ctx ends, then stops every writer (each flushes) and waits.
-func (mg *manager) start(ctx context.Context) error {
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: mg.kube.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	mg.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "gitops-reverser"})
-	stopWatch, err := mg.watchConfig(ctx)
+// start runs the refresher until ctx ends, then stops everything it started in order: the
+// informers (no new events), the router's queue (every event handed to its writer), then the
+// writers, each flushing its pending changes. It returns once every goroutine has ended.
+func (rf *refresher) start(ctx context.Context) error {
+	stopEvents := rf.recordEvents(ctx)
+	defer stopEvents()
+	config, err := watchConfig(ctx, rf.clients.Dynamic, rf.trigger)
 	if err != nil {
 		return err
 	}
-	defer stopWatch()
-	ticker := time.NewTicker(mg.opts.DiscoveryInterval)
+	defer config.stop()
+	stopRouter := rf.router.start()
+	ticker := time.NewTicker(rf.opts.DiscoveryInterval)
 	defer ticker.Stop()
-	mg.trigger()
+	rf.trigger()
 	for {
 		select {
 		case <-ctx.Done():
-			mg.stopAll()
+			rf.informers.Wait()
+			stopRouter()
+			rf.stopAll()
 			return nil
 		case <-ticker.C:
-		case <-mg.refreshCh:
+		case <-rf.refreshCh:
 		}
-		if err := mg.refresh(ctx); err != nil && ctx.Err() == nil {
-			slog.Error("refresh failed", "err", err)
+		if err := rf.refresh(ctx, config.source); err != nil && ctx.Err() == nil {
+			rf.log.Error("refresh failed", "err", err)
 		}
 	}
 }
 
 // trigger asks for a refresh soon (rules, destinations or CRDs changed).
-func (mg *manager) trigger() {
+func (rf *refresher) trigger() {
 	select {
-	case mg.refreshCh <- struct{}{}:
+	case rf.refreshCh <- struct{}{}:
 	default:
 	}
 }
 
 // refresh resolves all rules against discovery, then makes informers, writers and routes match.
-func (mg *manager) refresh(ctx context.Context) error {
-	cat, err := discovery.Fetch(ctx, mg.disc)
-	if err != nil {
-		return fmt.Errorf("discovery: %w", err)
-	}
-	cfg, err := destination.Read(ctx, mg.dyn)
+func (rf *refresher) refresh(ctx context.Context, source destination.ConfigSource) error {
+	cat, err := rf.clients.Catalog(ctx)
 	if err != nil {
 		return err
 	}
-	targets, problems := destination.Resolve(ctx, destination.Clients{Kube: mg.kube, Identity: mg.identity}, cfg, cat)
+	cfg, targets, problems, err := destination.Load(ctx, source, destination.Clients{Kube: rf.clients.Kube, Identity: rf.identity}, cat)
+	if err != nil {
+		return err
+	}
 
-	mg.mu.Lock()
-	mg.catalog = cat
-	mg.mu.Unlock()
+	rf.mu.Lock()
+	rf.catalog = cat
+	rf.mu.Unlock()
 
 	want := wanted(targets)
-	started, stopped := mg.informers.Set(ctx, want)
-	mg.configureWebhook(ctx, want)
-	mg.metrics.WatchedGVRs.Set(float64(mg.informers.Len()))
+	started, stopped := rf.informers.Set(ctx, want)
+	rf.configureWebhook(ctx, want)
+	rf.metrics.WatchedGVRs.Set(float64(rf.informers.Len()))
 	if len(started)+len(stopped) > 0 {
-		slog.Info("watched resources changed", "started", gvrStrings(started), "stopped", gvrStrings(stopped), "watching", mg.informers.Len())
+		rf.log.Info("watched resources changed", "started", gvrStrings(started), "stopped", gvrStrings(stopped), "watching", rf.informers.Len())
 	}
-	if fresh := mg.syncWriters(ctx, targets); len(fresh)+len(started) > 0 {
-		go mg.backfill(ctx, started, fresh)
+	if fresh := rf.syncWriters(ctx, targets); len(fresh)+len(started) > 0 {
+		rf.wg.Go(func() { rf.backfill(ctx, started, fresh) })
 	}
-	mg.reportStatus(ctx, cfg, problems)
-	mg.refreshedAt.CompareAndSwap(0, time.Now().UnixNano())
+	rf.reportStatus(ctx, cfg, problems)
+	rf.refreshedAt.CompareAndSwap(0, time.Now().UnixNano())
 	return nil
 }
 
 // configureWebhook keeps the webhook's rules equal to the watched resources, so unrelated
 // writes never call it. A failure only costs attribution; it is retried on the next refresh.
-func (mg *manager) configureWebhook(ctx context.Context, want []discovery.Resource) {
-	if mg.configurator == nil {
+func (rf *refresher) configureWebhook(ctx context.Context, want []discovery.Resource) {
+	if rf.configurator == nil {
 		return
 	}
 	gvrs := make([]schema.GroupVersionResource, len(want))
 	for i, r := range want {
 		gvrs[i] = r.GVR
 	}
-	if mg.webhookSet != nil && reflect.DeepEqual(gvrs, mg.webhookSet) {
+	if rf.webhookSet != nil && reflect.DeepEqual(gvrs, rf.webhookSet) {
 		return
 	}
-	if err := mg.configurator.SetResources(ctx, want); err != nil {
-		slog.Warn("webhook configuration not updated; authors of these writes stay unknown", "err", err)
+	if err := rf.configurator.SetResources(ctx, want); err != nil {
+		rf.log.Warn("webhook configuration not updated; authors of these writes stay unknown", "err", err)
 		return
 	}
-	mg.webhookSet = gvrs
+	rf.webhookSet = gvrs
 }
 
 // wanted is the union of every target's resources; Named when any source names it.
@@ -235,7 +220,7 @@ func wanted(targets []*destination.Target) []discovery.Resource {
 // without waiting for a change, and an unsynced cache is never taken for deleted objects. Each
 // writer waits for its own resources only, and at most backfillWait: a resource that never
 // syncs (no RBAC to list it) keeps its files and holds up no one.
-func (mg *manager) backfill(ctx context.Context, started []schema.GroupVersionResource, fresh []*writer.Writer) {
+func (rf *refresher) backfill(ctx context.Context, started []schema.GroupVersionResource, fresh []*writer.Writer) {
 	set := map[schema.GroupVersionResource]bool{}
 	for _, g := range started {
 		set[g] = true
@@ -244,8 +229,8 @@ func (mg *manager) backfill(ctx context.Context, started []schema.GroupVersionRe
 	for _, w := range fresh {
 		todo[w] = true
 	}
-	mg.mu.Lock()
-	for _, r := range mg.writers {
+	rf.mu.Lock()
+	for _, r := range rf.writers {
 		for _, s := range r.w.Target().Sources {
 			if set[s.Resource.GVR] {
 				todo[r.w] = true
@@ -253,7 +238,7 @@ func (mg *manager) backfill(ctx context.Context, started []schema.GroupVersionRe
 			}
 		}
 	}
-	mg.mu.Unlock()
+	rf.mu.Unlock()
 	var wg sync.WaitGroup
 	for w := range todo {
 		wg.Go(func() {
@@ -267,7 +252,7 @@ func (mg *manager) backfill(ctx context.Context, started []schema.GroupVersionRe
 			}
 			wctx, cancel := context.WithTimeout(ctx, backfillWait)
 			defer cancel()
-			if !mg.informers.WaitSynced(wctx, gvrs...) && ctx.Err() != nil {
+			if !rf.informers.WaitSynced(wctx, gvrs...) && ctx.Err() != nil {
 				return
 			}
 			w.Resync()
@@ -279,18 +264,17 @@ func (mg *manager) backfill(ctx context.Context, started []schema.GroupVersionRe
 // backfillWait bounds how long a writer's first resync waits for its informers.
 const backfillWait = time.Minute
 
-// syncWriters starts, updates and stops writers to match targets, then swaps the routes. It
-// returns the writers that are new or got new sources: they need a resync.
-func (mg *manager) syncWriters(ctx context.Context, targets []*destination.Target) []*writer.Writer {
-	mg.mu.Lock()
-	defer mg.mu.Unlock()
+// syncWriters starts, updates and stops writers to match targets, then hands the router the
+// new routes. It returns the writers that are new or got new sources: they need a resync.
+func (rf *refresher) syncWriters(ctx context.Context, targets []*destination.Target) []*writer.Writer {
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
 	var fresh []*writer.Writer
 	seen := map[types.NamespacedName]bool{}
 	for _, t := range targets {
 		seen[t.Name] = true
-		r, ok := mg.writers[t.Name]
-		switch {
-		case ok && sameWhere(r.w.Target(), t):
+		r, ok := rf.writers[t.Name]
+		if ok && sameWhere(r.w.Target(), t) {
 			if !reflect.DeepEqual(r.w.Target().Sources, t.Sources) {
 				r.w.SetTarget(t)
 				fresh = append(fresh, r.w)
@@ -298,16 +282,20 @@ func (mg *manager) syncWriters(ctx context.Context, targets []*destination.Targe
 			continue
 		}
 		if ok {
-			mg.stopLocked(t.Name, r)
+			rf.stopLocked(t.Name, r)
 		}
-		fresh = append(fresh, mg.startLocked(ctx, t))
+		fresh = append(fresh, rf.startLocked(ctx, t))
 	}
-	for name, r := range mg.writers {
+	for name, r := range rf.writers {
 		if !seen[name] {
-			mg.stopLocked(name, r)
+			rf.stopLocked(name, r)
 		}
 	}
-	mg.routes.Store(buildRoutes(mg.writers))
+	ws := make([]*writer.Writer, 0, len(rf.writers))
+	for _, r := range rf.writers {
+		ws = append(ws, r.w)
+	}
+	rf.router.setRoutes(ws)
 	return fresh
 }
 
@@ -321,76 +309,81 @@ func sameWhere(a, b *destination.Target) bool {
 }
 
 // startLocked starts a writer for t. A stopped writer of the same name may still be flushing:
-// the new one starts once it is done, since they may share a clone.
-func (mg *manager) startLocked(ctx context.Context, t *destination.Target) *writer.Writer {
-	after := mg.stopping[t.Name]
-	wctx, cancel := context.WithCancel(ctx)
+// the new one starts once it is done, since they may share a clone. Writers do not end with
+// ctx: stopAll stops them once the router has handed them every event.
+func (rf *refresher) startLocked(ctx context.Context, t *destination.Target) *writer.Writer {
+	after := rf.stopping[t.Name]
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	name := t.Name
+	log := rf.log.With("destination", name.String())
 	w := writer.New(t, writer.Options{
-		Objects:     mg.informers,
-		Unavailable: mg.unavailable,
-		NextResync:  mg.nextResync,
-		EmailDomain: mg.opts.AuthorEmailDomain,
-		CloneDir:    t.CloneDir(mg.opts.CacheDir),
-		Metrics:     mg.metrics,
+		Log:         log,
+		Objects:     rf.informers,
+		Unavailable: rf.unavailable,
+		NextResync:  rf.nextResync,
+		EmailDomain: rf.opts.AuthorEmailDomain,
+		CloneDir:    t.CloneDir(log, rf.opts.CacheDir),
+		Metrics:     rf.metrics,
 		// The final flush reports after wctx ended: its outcome is written all the same.
 		OnStatus: func(s status.Destination) {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(wctx), 10*time.Second)
 			defer cancel()
-			mg.destinationStatus(sctx, name, s)
+			rf.destinationStatus(sctx, name, s)
 		},
 	})
 	r := &running{w: w, cancel: cancel, done: make(chan struct{})}
-	mg.writers[name] = r
-	mg.wg.Add(1)
-	go func() {
-		defer mg.wg.Done()
-		defer close(r.done)
+	rf.writers[name] = r
+	rf.wg.Go(func() {
+		defer rf.finished(name, r)
 		if after != nil {
 			<-after
 		}
 		if err := w.Start(wctx); err != nil {
-			slog.Error("writer stopped with an error", "destination", name.String(), "err", err)
+			log.Error("writer stopped with an error", "err", err)
 		}
-		mg.forgetMetricsIfGone(name)
-	}()
-	slog.Info("destination started", "destination", name.String(), "url", t.Repo.URL, "branch", t.Repo.Branch)
+	})
+	log.Info("destination started", "url", t.Repo.URL, "branch", t.Repo.Branch)
 	return w
 }
 
 // stopLocked stops a writer without waiting for its final flush, which may take as long as the
 // remote needs: other destinations' work must not wait for it.
-func (mg *manager) stopLocked(name types.NamespacedName, r *running) {
+func (rf *refresher) stopLocked(name types.NamespacedName, r *running) {
 	r.cancel()
-	delete(mg.writers, name)
-	mg.stopping[name] = r.done
-	slog.Info("destination stopped", "destination", name.String())
+	delete(rf.writers, name)
+	rf.stopping[name] = r.done
+	rf.log.Info("destination stopped", "destination", name.String())
 }
 
-// forgetMetricsIfGone deletes a destination's metric series once its last writer has
-// flushed, unless a writer of that name runs again: a removed destination leaves no series.
-func (mg *manager) forgetMetricsIfGone(name types.NamespacedName) {
-	mg.mu.Lock()
-	defer mg.mu.Unlock()
-	if _, running := mg.writers[name]; !running {
-		mg.metrics.ForgetDestination(name.String())
+// finished is called when a writer has flushed and ended. A removed destination leaves no
+// metric series, unless a writer of that name runs again.
+func (rf *refresher) finished(name types.NamespacedName, r *running) {
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
+	close(r.done)
+	if rf.stopping[name] == r.done {
+		delete(rf.stopping, name)
+	}
+	if _, running := rf.writers[name]; !running {
+		rf.metrics.ForgetDestination(name.String())
 	}
 }
 
-// stopAll stops every writer; each flushes its pending changes first.
-func (mg *manager) stopAll() {
-	mg.mu.Lock()
-	for _, r := range mg.writers {
+// stopAll stops every writer, each flushing its pending changes first, and waits for them and
+// for the backfills.
+func (rf *refresher) stopAll() {
+	rf.mu.Lock()
+	for _, r := range rf.writers {
 		r.cancel()
 	}
-	mg.mu.Unlock()
-	mg.wg.Wait()
+	rf.mu.Unlock()
+	rf.wg.Wait()
 }
 
-func (mg *manager) unavailable(gr schema.GroupResource) bool {
-	mg.mu.Lock()
-	cat := mg.catalog
-	mg.mu.Unlock()
+func (rf *refresher) unavailable(gr schema.GroupResource) bool {
+	rf.mu.Lock()
+	cat := rf.catalog
+	rf.mu.Unlock()
 	return cat != nil && cat.Unavailable(gr)
 }
 

@@ -1,4 +1,4 @@
-package writer
+package commit
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Event is one object change, rendered for the destination.
+// Event is one object change, rendered for a destination, waiting to be committed.
 type Event struct {
 	Path string
 	// Content is the file's new bytes; nil deletes the file.
@@ -17,9 +17,9 @@ type Event struct {
 	Author string
 }
 
-// sameFile reports whether two events leave the file the same: both deletions, or the same
+// SameFile reports whether two events leave the file the same: both deletions, or the same
 // content (the same plaintext for encrypted files, which SOPS encrypts anew every time).
-func sameFile(a, b Event) bool {
+func SameFile(a, b Event) bool {
 	switch {
 	case a.Content == nil || b.Content == nil:
 		return a.Content == nil && b.Content == nil
@@ -30,33 +30,36 @@ func sameFile(a, b Event) bool {
 	}
 }
 
-// batch is one author's pending changes within one commit window.
-type batch struct {
+// Batch is one author's pending changes within one commit window: one commit (one per change
+// with a window of 0).
+type Batch struct {
 	author       string
 	changes      map[string]Event
 	order        []string // paths in the order they first changed
 	opened, last time.Time
 }
 
-// pending holds every batch, at most one per author, and which batch holds each path.
-type pending struct {
-	batches map[string]*batch
+// Pending groups changes by author and commit window: it holds every batch, at most one per
+// author, and which batch holds each path. It is not safe for concurrent use.
+type Pending struct {
+	batches map[string]*Batch
 	owner   map[string]string // path -> author of the batch that holds it
 }
 
-func newPending() *pending {
-	return &pending{batches: map[string]*batch{}, owner: map[string]string{}}
+// NewPending makes an empty Pending.
+func NewPending() *Pending {
+	return &Pending{batches: map[string]*Batch{}, owner: map[string]string{}}
 }
 
-// add records ev. A path changed again by another author moves to that author's batch: the
+// Add records ev. A path changed again by another author moves to that author's batch: the
 // last writer authored the final state, and no older content may be committed after it.
-func (p *pending) add(ev Event, now time.Time) {
+func (p *Pending) Add(ev Event, now time.Time) {
 	if prev, ok := p.owner[ev.Path]; ok && prev != ev.Author {
 		p.drop(prev, ev.Path)
 	}
 	b := p.batches[ev.Author]
 	if b == nil {
-		b = &batch{author: ev.Author, changes: map[string]Event{}, opened: now}
+		b = &Batch{author: ev.Author, changes: map[string]Event{}, opened: now}
 		p.batches[ev.Author] = b
 	}
 	if _, ok := b.changes[ev.Path]; !ok {
@@ -67,7 +70,7 @@ func (p *pending) add(ev Event, now time.Time) {
 	p.owner[ev.Path] = ev.Author
 }
 
-func (p *pending) drop(author, path string) {
+func (p *Pending) drop(author, path string) {
 	b := p.batches[author]
 	delete(b.changes, path)
 	for i, q := range b.order {
@@ -82,14 +85,14 @@ func (p *pending) drop(author, path string) {
 	delete(p.owner, path)
 }
 
-// has reports whether path has a pending change.
-func (p *pending) has(path string) bool {
+// Has reports whether path has a pending change.
+func (p *Pending) Has(path string) bool {
 	_, ok := p.owner[path]
 	return ok
 }
 
-// get returns the pending change of path.
-func (p *pending) get(path string) (Event, bool) {
+// Get returns the pending change of path.
+func (p *Pending) Get(path string) (Event, bool) {
 	author, ok := p.owner[path]
 	if !ok {
 		return Event{}, false
@@ -97,11 +100,11 @@ func (p *pending) get(path string) (Event, bool) {
 	return p.batches[author].changes[path], true
 }
 
-func (p *pending) len() int { return len(p.owner) }
+func (p *Pending) Len() int { return len(p.owner) }
 
 // due is when b's window closes: once its author has been quiet for window, and at the latest
 // ten windows after it opened.
-func (b *batch) due(window time.Duration) time.Time {
+func (b *Batch) due(window time.Duration) time.Time {
 	quiet := b.last.Add(window)
 	if limit := b.opened.Add(10 * window); limit.Before(quiet) {
 		return limit
@@ -109,9 +112,9 @@ func (b *batch) due(window time.Duration) time.Time {
 	return quiet
 }
 
-// take removes and returns the batches due at now (all of them when all is set), oldest first.
-func (p *pending) take(now time.Time, window time.Duration, all bool) []*batch {
-	var out []*batch
+// Take removes and returns the batches due at now (all of them when all is set), oldest first.
+func (p *Pending) Take(now time.Time, window time.Duration, all bool) []*Batch {
+	var out []*Batch
 	for author, b := range p.batches {
 		if all || !b.due(window).After(now) {
 			out = append(out, b)
@@ -125,17 +128,17 @@ func (p *pending) take(now time.Time, window time.Duration, all bool) []*batch {
 	return out
 }
 
-// restore puts back batches whose commit failed. Changes made since win over restored ones.
-func (p *pending) restore(bs []*batch) {
+// Restore puts back batches whose commit failed. Changes made since win over restored ones.
+func (p *Pending) Restore(bs []*Batch) {
 	for _, b := range bs {
 		for _, path := range b.order {
-			if p.has(path) {
+			if p.Has(path) {
 				continue
 			}
 			ev := b.changes[path]
 			cur := p.batches[b.author]
 			if cur == nil {
-				cur = &batch{author: b.author, changes: map[string]Event{}, opened: b.opened, last: b.last}
+				cur = &Batch{author: b.author, changes: map[string]Event{}, opened: b.opened, last: b.last}
 				p.batches[b.author] = cur
 			}
 			if b.opened.Before(cur.opened) {
@@ -148,8 +151,8 @@ func (p *pending) restore(bs []*batch) {
 	}
 }
 
-// next is the earliest time a batch is due; zero when nothing is pending.
-func (p *pending) next(window time.Duration) time.Time {
+// Next is the earliest time a batch is due; zero when nothing is pending.
+func (p *Pending) Next(window time.Duration) time.Time {
 	var t time.Time
 	for _, b := range p.batches {
 		if d := b.due(window); t.IsZero() || d.Before(t) {

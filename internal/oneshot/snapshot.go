@@ -1,26 +1,26 @@
-package resync
+package oneshot
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/cluster"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
-	disc "github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/resync"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/status"
 )
@@ -29,6 +29,8 @@ import (
 // synced with the rules that point at it; with Repo set the run is standalone.
 type Options struct {
 	Config *rest.Config
+	// Log receives warnings (lists that failed, objects not rendered); nil discards.
+	Log *slog.Logger
 
 	// Standalone mode.
 	Repo       string
@@ -61,22 +63,17 @@ type Options struct {
 var ErrFailed = errors.New("snapshot failed")
 
 // Run snapshots every target once.
-func Run(ctx context.Context, o Options) error {
-	dyn, err := dynamic.NewForConfig(o.Config)
-	if err != nil {
-		return fmt.Errorf("dynamic client: %w", err)
+func Snapshot(ctx context.Context, o Options) error {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
-	kube, err := kubernetes.NewForConfig(o.Config)
+	c, err := cluster.New(o.Config)
 	if err != nil {
-		return fmt.Errorf("client: %w", err)
+		return err
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(o.Config)
+	cat, err := c.Catalog(ctx)
 	if err != nil {
-		return fmt.Errorf("discovery client: %w", err)
-	}
-	cat, err := disc.Fetch(ctx, dc)
-	if err != nil {
-		return fmt.Errorf("discovery: %w", err)
+		return err
 	}
 	var targets []*destination.Target
 	unusable := 0 // GitDestinations that cannot be synced at all: the run fails
@@ -87,13 +84,12 @@ func Run(ctx context.Context, o Options) error {
 		}
 		targets = []*destination.Target{t}
 	} else {
-		cfg, err := destination.Read(ctx, dyn)
+		identity := destination.IdentityLoader(c.Kube, o.AgeIdentity.Namespace, o.AgeIdentity.Name)
+		_, found, problems, err := destination.Load(ctx, destination.Listed(c.Dynamic), destination.Clients{Kube: c.Kube, Identity: identity}, cat)
 		if err != nil {
 			return err
 		}
-		var problems []destination.Problem
-		identity := destination.IdentityLoader(kube, o.AgeIdentity.Namespace, o.AgeIdentity.Name)
-		targets, problems = destination.Resolve(ctx, destination.Clients{Kube: kube, Identity: identity}, cfg, cat)
+		targets = found
 		for _, p := range problems {
 			fmt.Fprintf(o.Summary, "%s %s: %s: %s\n", p.Kind, p.Name, p.Reason, p.Message)
 			if p.Kind == "GitDestination" {
@@ -103,12 +99,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	failed := unusable
 	for _, t := range targets {
-		res, err := snapshotOne(ctx, APIObjects{Dynamic: dyn}, cat, t, o)
+		res, err := snapshotOne(ctx, resync.APIObjects{Dynamic: c.Dynamic}, cat, t, o)
 		if err != nil && o.Repo != "" {
 			return err
 		}
 		if o.Repo == "" && !o.DryRun {
-			reportStatus(ctx, dyn, t, res, err)
+			reportStatus(ctx, o.Log, c.Dynamic, t, res, err)
 		}
 		if err != nil {
 			failed++
@@ -123,14 +119,14 @@ func Run(ctx context.Context, o Options) error {
 
 // result is what one destination's snapshot did.
 type result struct {
-	Outcome
+	resync.Outcome
 	files      int    // object files desired under baseFolder
 	unrendered string // Built.Unrendered
 }
 
-func snapshotOne(ctx context.Context, objs Objects, cat *disc.Catalog, t *destination.Target, o Options) (result, error) {
+func snapshotOne(ctx context.Context, objs resync.Objects, cat *discovery.Catalog, t *destination.Target, o Options) (result, error) {
 	start := time.Now()
-	b := Build(ctx, objs, t, cat.Unavailable)
+	b := resync.Build(ctx, o.Log.With("destination", t.String()), objs, t, cat.Unavailable)
 	res := result{files: len(b.Tree), unrendered: b.Unrendered()}
 	if o.DryRun {
 		cs, err := dryRun(ctx, t, b, o)
@@ -142,12 +138,12 @@ func snapshotOne(ctx context.Context, objs Objects, cat *disc.Catalog, t *destin
 			fmt.Fprintf(o.Out, "%s %s\n", c.Op, c.Path)
 		}
 	} else {
-		repo, err := gitrepo.Open(ctx, withDir(t.Repo, t.CloneDir(o.CacheDir)))
+		repo, err := gitrepo.Open(ctx, o.repoOptions(t))
 		if err != nil {
 			return res, err
 		}
 		defer repo.Close()
-		if res.Outcome, err = Sync(ctx, repo, t, b); err != nil {
+		if res.Outcome, err = resync.Sync(ctx, repo, t, b); err != nil {
 			return res, err
 		}
 	}
@@ -156,7 +152,7 @@ func snapshotOne(ctx context.Context, objs Objects, cat *disc.Catalog, t *destin
 }
 
 // summary is the one line per destination on stderr.
-func summary(w io.Writer, t *destination.Target, b *Built, res result, took time.Duration) {
+func summary(w io.Writer, t *destination.Target, b *resync.Built, res result, took time.Duration) {
 	cs := res.Changes
 	added, updated, deleted := cs.Counts()
 	fmt.Fprintf(w, "snapshot %s: %d types, %d objects, %d added, %d updated, %d deleted", t, b.Types, b.Objects, added, updated, deleted)
@@ -166,8 +162,8 @@ func summary(w io.Writer, t *destination.Target, b *Built, res result, took time
 	if len(b.Failed) > 0 {
 		fmt.Fprintf(w, ", %d types failed to list (files kept)", len(b.Failed))
 	}
-	if len(b.broken) > 0 {
-		fmt.Fprintf(w, ", %d objects not rendered (files kept)", len(b.broken))
+	if n := b.Broken(); n > 0 {
+		fmt.Fprintf(w, ", %d objects not rendered (files kept)", n)
 	}
 	if !res.Head.IsZero() {
 		fmt.Fprintf(w, ", head %s", res.Head.String()[:12])
@@ -176,47 +172,39 @@ func summary(w io.Writer, t *destination.Target, b *Built, res result, took time
 }
 
 // reportStatus writes the snapshot's outcome on the GitDestination, as the controller does.
-func reportStatus(ctx context.Context, dyn dynamic.Interface, t *destination.Target, res result, err error) {
-	s := status.Destination{Ready: true, Reason: v1alpha1.ReasonSynced, Files: res.files}
+func reportStatus(ctx context.Context, log *slog.Logger, dyn dynamic.Interface, t *destination.Target, res result, err error) {
+	s := status.Synced(res.files, res.Head, len(res.Changes) > 0, res.unrendered)
 	if err != nil {
-		s = status.Destination{Reason: status.Reason(err), Message: err.Error()}
-	} else {
-		s.Message = fmt.Sprintf("snapshot: %d files", res.files)
-		if !res.Head.IsZero() {
-			s.LastCommit = res.Head.String()
-		}
-		if len(res.Changes) > 0 {
-			s.LastPush = time.Now()
-		}
-		if res.unrendered != "" {
-			s.Ready, s.Reason, s.Message = false, v1alpha1.ReasonObjectsNotRendered, res.unrendered
-		}
+		s = status.Failed(err)
 	}
-	status.WriteDestination(ctx, dyn, t.Name, s)
+	status.WriteDestination(ctx, log, dyn, t.Name, s)
 }
 
 // dryRun computes the changeset without writing, also for a local repository that does not exist yet.
-func dryRun(ctx context.Context, t *destination.Target, b *Built, o Options) (diff.Changeset, error) {
+func dryRun(ctx context.Context, t *destination.Target, b *resync.Built, o Options) (diff.Changeset, error) {
 	if gitrepo.IsLocalPath(t.Repo.URL) {
 		if _, err := os.Stat(t.Repo.URL); errors.Is(err, os.ErrNotExist) {
 			return diff.Diff(b.Tree, nil, diff.Options{BaseFolder: t.BaseFolder}), nil
 		}
 	}
-	repo, err := gitrepo.Open(ctx, withDir(t.Repo, t.CloneDir(o.CacheDir)))
+	repo, err := gitrepo.Open(ctx, o.repoOptions(t))
 	if err != nil {
 		return nil, err
 	}
 	defer repo.Close()
-	return DryRun(ctx, repo, t, b)
+	return resync.DryRun(ctx, repo, t, b)
 }
 
-func withDir(o gitrepo.Options, dir string) gitrepo.Options {
-	o.Dir = dir
-	return o
+// repoOptions are t's repository options with its clone under CacheDir.
+func (o Options) repoOptions(t *destination.Target) gitrepo.Options {
+	r := t.Repo
+	r.Dir = t.CloneDir(o.Log, o.CacheDir)
+	r.Log = o.Log
+	return r
 }
 
 // standalone builds the one target of `snapshot --repo`.
-func standalone(cat *disc.Catalog, o Options) (*destination.Target, error) {
+func standalone(cat *discovery.Catalog, o Options) (*destination.Target, error) {
 	if err := destination.ValidateBaseFolder(o.BaseFolder); err != nil {
 		return nil, err
 	}
@@ -232,7 +220,7 @@ func standalone(cat *disc.Catalog, o Options) (*destination.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	resources, err := disc.Resolve(cat, rules)
+	resources, err := discovery.Resolve(cat, rules)
 	if err != nil {
 		return nil, err
 	}
@@ -266,25 +254,25 @@ func standalone(cat *disc.Catalog, o Options) (*destination.Target, error) {
 }
 
 // ParseResources turns --resources values ("configmaps", "deployments.apps", "*") into rules.
-func ParseResources(names []string) ([]disc.Rule, error) {
+func ParseResources(names []string) ([]discovery.Rule, error) {
 	if len(names) == 0 {
 		names = []string{"*"}
 	}
-	var rules []disc.Rule
+	var rules []discovery.Rule
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		switch {
 		case n == "":
 			continue
 		case n == "*":
-			rules = append(rules, disc.Rule{APIGroups: []string{"*"}, Resources: []string{"*"}})
+			rules = append(rules, discovery.Rule{APIGroups: []string{"*"}, Resources: []string{"*"}})
 		default:
 			res, group, _ := strings.Cut(n, ".")
-			rules = append(rules, disc.Rule{APIGroups: []string{group}, Resources: []string{res}})
+			rules = append(rules, discovery.Rule{APIGroups: []string{group}, Resources: []string{res}})
 		}
 	}
 	for _, r := range rules {
-		if err := disc.ValidateRule(r); err != nil {
+		if err := discovery.ValidateRule(r); err != nil {
 			return nil, fmt.Errorf("--resources: %w", err)
 		}
 	}

@@ -1,14 +1,15 @@
-package diff
+package commit
 
 import (
 	"fmt"
 	"strings"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
-// Commit messages follow DESIGN.md "Commits". They carry no trailing newline and no trailers:
-// the Git writer appends those (Kubernetes-User).
+// Messages follow the README's "Commits" table. They carry no trailing newline and no
+// trailer: Message adds the Kubernetes-User trailer.
 
 // ReconcileMessage is the message of a resync or snapshot commit:
 //
@@ -18,7 +19,7 @@ import (
 //	...
 //
 // An empty changeset has the subject only.
-func ReconcileMessage(cs Changeset, baseFolder string) string {
+func ReconcileMessage(cs diff.Changeset, baseFolder string) string {
 	added, updated, deleted := cs.Counts()
 	subject := fmt.Sprintf("reconcile: %d added, %d updated, %d deleted", added, updated, deleted)
 	return withBody(subject, cs, baseFolder)
@@ -27,7 +28,7 @@ func ReconcileMessage(cs Changeset, baseFolder string) string {
 // ChangeMessage is the message of a commit of one author's changes: "[CREATE] default/configmaps/app"
 // for one change; "[UPDATE] 3 objects" (or "[CHANGE] 3 objects" when the operations differ) and one
 // line per change in the body for several. An empty changeset gives "".
-func ChangeMessage(cs Changeset, baseFolder string) string {
+func ChangeMessage(cs diff.Changeset, baseFolder string) string {
 	switch len(cs) {
 	case 0:
 		return ""
@@ -45,11 +46,11 @@ func ChangeMessage(cs Changeset, baseFolder string) string {
 }
 
 // ChangeLine is one change in the one-change subject form: "[DELETE] _cluster/namespaces/shop".
-func ChangeLine(ch Change, baseFolder string) string {
+func ChangeLine(ch diff.Change, baseFolder string) string {
 	return "[" + ch.Op.String() + "] " + subject(ch.Path, baseFolder)
 }
 
-func withBody(subject string, cs Changeset, baseFolder string) string {
+func withBody(subject string, cs diff.Changeset, baseFolder string) string {
 	if len(cs) == 0 {
 		return subject
 	}

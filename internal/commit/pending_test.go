@@ -1,4 +1,4 @@
-package writer
+package commit
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func paths(b *batch) []string { return append([]string(nil), b.order...) }
+func paths(b *Batch) []string { return append([]string(nil), b.order...) }
 
 func TestPendingWindows(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -75,12 +75,12 @@ func TestPendingWindows(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPending()
+			p := NewPending()
 			for _, ev := range tc.events {
-				p.add(Event{Path: ev.path, Author: ev.author, Content: []byte(ev.author)}, t0.Add(ev.at))
+				p.Add(Event{Path: ev.path, Author: ev.author, Content: []byte(ev.author)}, t0.Add(ev.at))
 			}
 			got := map[string][]string{}
-			for _, b := range p.take(t0.Add(tc.at), window, false) {
+			for _, b := range p.Take(t0.Add(tc.at), window, false) {
 				got[b.author] = paths(b)
 			}
 			if diff := cmp.Diff(tc.wantDue, got); diff != "" {
@@ -92,34 +92,34 @@ func TestPendingWindows(t *testing.T) {
 
 func TestPendingRestoreKeepsNewerChanges(t *testing.T) {
 	t0 := time.Now()
-	p := newPending()
-	p.add(Event{Path: "a", Author: "jane", Content: []byte("old")}, t0)
-	p.add(Event{Path: "b", Author: "jane", Content: []byte("b")}, t0)
-	taken := p.take(t0, 0, true)
-	if p.len() != 0 {
-		t.Fatalf("take left %d pending", p.len())
+	p := NewPending()
+	p.Add(Event{Path: "a", Author: "jane", Content: []byte("old")}, t0)
+	p.Add(Event{Path: "b", Author: "jane", Content: []byte("b")}, t0)
+	taken := p.Take(t0, 0, true)
+	if p.Len() != 0 {
+		t.Fatalf("take left %d pending", p.Len())
 	}
 	// While the push fails, bot changes a again.
-	p.add(Event{Path: "a", Author: "bot", Content: []byte("new")}, t0.Add(time.Second))
-	p.restore(taken)
+	p.Add(Event{Path: "a", Author: "bot", Content: []byte("new")}, t0.Add(time.Second))
+	p.Restore(taken)
 	if got := string(p.batches["bot"].changes["a"].Content); got != "new" {
 		t.Errorf("a = %q, want the newer change", got)
 	}
 	if diff := cmp.Diff([]string{"b"}, paths(p.batches["jane"])); diff != "" {
 		t.Errorf("jane's restored batch (-want +got):\n%s", diff)
 	}
-	if p.len() != 2 {
-		t.Errorf("pending = %d, want 2", p.len())
+	if p.Len() != 2 {
+		t.Errorf("pending = %d, want 2", p.Len())
 	}
 }
 
 func TestPendingIsBoundedByPaths(t *testing.T) {
-	p := newPending()
+	p := NewPending()
 	for i := range 10000 {
-		p.add(Event{Path: "same", Author: []string{"a", "b"}[i%2], Content: []byte{byte(i)}}, time.Now())
+		p.Add(Event{Path: "same", Author: []string{"a", "b"}[i%2], Content: []byte{byte(i)}}, time.Now())
 	}
-	if p.len() != 1 || len(p.batches) != 1 {
-		t.Errorf("pending = %d paths in %d batches, want 1 in 1", p.len(), len(p.batches))
+	if p.Len() != 1 || len(p.batches) != 1 {
+		t.Errorf("pending = %d paths in %d batches, want 1 in 1", p.Len(), len(p.batches))
 	}
 }
 
@@ -137,15 +137,5 @@ func TestEmail(t *testing.T) {
 				t.Errorf("Email(%q) = %q, want %q", tc.user, got, tc.want)
 			}
 		})
-	}
-}
-
-func TestBackoffIsCappedExponential(t *testing.T) {
-	for failures, ceiling := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 9: 256 * time.Second, 10: 5 * time.Minute, 100: 5 * time.Minute} {
-		for range 50 {
-			if d := backoff(failures); d < ceiling/2 || d > ceiling {
-				t.Fatalf("backoff(%d) = %v, want within [%v, %v]", failures, d, ceiling/2, ceiling)
-			}
-		}
 	}
 }

@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/mail"
-	"regexp"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
+	"github.com/gitops-reverser/gitops-reverser/internal/commit"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
@@ -22,121 +19,56 @@ import (
 )
 
 // flush commits the batches that are due (all of them when all is set) and pushes.
-func (w *Writer) flush(ctx context.Context, repo *gitrepo.Repo, all bool) error {
+func (w *Writer) flush(ctx context.Context, repo Repo, all bool) error {
 	w.mu.Lock()
 	t := w.target
-	batches := w.pending.take(time.Now(), t.CommitWindow, all)
+	batches := w.pending.Take(time.Now(), t.CommitWindow, all)
 	if len(batches) == 0 {
 		w.mu.Unlock()
 		return nil
 	}
-	w.inflight = map[string]Event{}
+	w.inflight = map[string]commit.Event{}
 	for _, b := range batches {
-		for path, ev := range b.changes {
-			w.inflight[path] = ev
-		}
+		b.Each(func(ev commit.Event) { w.inflight[ev.Path] = ev })
 	}
 	w.mu.Unlock()
+	style := t.Style(w.opts.EmailDomain)
 	err := w.apply(ctx, repo, "flush", func(head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
-		return w.commits(t, batches, head, cur)
+		return style.Batches(batches, func(ev commit.Event) (diff.Change, bool) {
+			return changeOf(ev, t, head, cur)
+		})
 	})
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {
-		w.pending.restore(batches)
+		w.pending.Restore(batches)
 	}
 	w.inflight = nil
 	return err
 }
 
-// commits turns batches into commits against cur: one per batch, or one per change when the
-// commit window is 0. Changes that leave a file as it is are left out.
-func (w *Writer) commits(t *destination.Target, batches []*batch, head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
-	var commits []gitrepo.Commit
-	var sets []diff.Changeset
-	for _, b := range batches {
-		var cs diff.Changeset
-		for _, path := range b.order {
-			if ch, ok := changeFor(b.changes[path], t, head, cur); ok {
-				cs = append(cs, ch)
-			}
-		}
-		groups := []diff.Changeset{cs}
-		if t.CommitWindow == 0 {
-			groups = groups[:0]
-			for _, ch := range cs {
-				groups = append(groups, diff.Changeset{ch})
-			}
-		}
-		for _, g := range groups {
-			if len(g) == 0 {
-				continue
-			}
-			commits = append(commits, gitrepo.Commit{
-				Changes:   g,
-				Author:    w.author(t, b.author),
-				Committer: t.Committer,
-				Message:   message(diff.ChangeMessage(g, t.BaseFolder), b.author),
-			})
-			sets = append(sets, g)
-		}
-	}
-	return commits, sets
-}
-
-// changeFor compares one pending event with the head.
-func changeFor(ev Event, t *destination.Target, head gitrepo.Head, cur diff.Current) (diff.Change, bool) {
+// changeOf compares one pending event with the head.
+func changeOf(ev commit.Event, t *destination.Target, head gitrepo.Head, cur diff.Current) (diff.Change, bool) {
 	h, exists := cur[ev.Path]
 	switch {
 	case ev.Plain != nil && exists && h != diff.BlobHash(ev.Content) &&
 		resync.CurrentAt(head, t, destination.File{Path: ev.Path, Content: ev.Content, Plain: ev.Plain}):
 		return diff.Change{}, false // the same Secret, encrypted anew: not a change
 	case ev.Content == nil && exists:
-		return diff.Change{Path: ev.Path, Op: diff.Delete}, true
+		return diff.Change{Path: ev.Path, Op: change.Delete}, true
 	case ev.Content == nil:
 		return diff.Change{}, false
 	case !exists:
-		return diff.Change{Path: ev.Path, Op: diff.Add, Content: ev.Content}, true
+		return diff.Change{Path: ev.Path, Op: change.Create, Content: ev.Content}, true
 	case h != diff.BlobHash(ev.Content):
-		return diff.Change{Path: ev.Path, Op: diff.Update, Content: ev.Content}, true
+		return diff.Change{Path: ev.Path, Op: change.Update, Content: ev.Content}, true
 	default:
 		return diff.Change{}, false
 	}
 }
 
-// message adds the Kubernetes-User trailer when the author is known.
-func message(m, author string) string {
-	if author == "" {
-		return m
-	}
-	return m + "\n\nKubernetes-User: " + author
-}
-
-// author is the commit author for a username: the committer when unknown.
-func (w *Writer) author(t *destination.Target, username string) gitrepo.Signature {
-	if username == "" {
-		return t.Committer
-	}
-	return gitrepo.Signature{Name: username, Email: Email(username, w.opts.EmailDomain)}
-}
-
-var unsafeEmailChars = regexp.MustCompile(`[^a-z0-9._-]`)
-
-// Email is the author email of a Kubernetes username: the username itself when it is an email
-// address, else the username lowercased and made safe, at domain
-// (system:serviceaccount:team:bot -> system-serviceaccount-team-bot@cluster.local).
-func Email(username, domain string) string {
-	if a, err := mail.ParseAddress(username); err == nil && a.Address == username {
-		return username
-	}
-	if domain == "" {
-		domain = "cluster.local"
-	}
-	return unsafeEmailChars.ReplaceAllString(strings.ToLower(username), "-") + "@" + domain
-}
-
 // resync rebuilds the Tree from the caches and commits what differs from the head.
-func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
+func (w *Writer) resync(ctx context.Context, repo Repo) error {
 	w.mu.Lock()
 	t := w.target
 	w.resyncWanted = false
@@ -148,11 +80,11 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 		w.mu.Unlock()
 	}()
 	start := time.Now()
-	b := resync.Build(ctx, w.opts.Objects, t, w.opts.Unavailable)
+	b := resync.Build(ctx, w.opts.Log, w.opts.Objects, t, w.opts.Unavailable)
 	w.mu.Lock()
 	w.unrendered = b.Unrendered()
 	w.mu.Unlock()
-	slog.Debug("resync tree built", "destination", t.String(), "files", len(b.Tree), "took", time.Since(start).String())
+	w.opts.Log.Debug("resync tree built", "files", len(b.Tree), "took", time.Since(start).String())
 	err := w.apply(ctx, repo, "resync", func(head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
 		// A path changed since the caches were read is left to its pending change, which is
 		// newer and knows its author.
@@ -174,7 +106,7 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 	b = nil
 	debug.FreeOSMemory()
 	if failed > 0 {
-		slog.Info("resync kept files of resources not listed", "destination", t.String(), "resources", failed)
+		w.opts.Log.Info("resync kept files of resources not listed", "resources", failed)
 	}
 	return nil
 }
@@ -182,12 +114,12 @@ func (w *Writer) resync(ctx context.Context, repo *gitrepo.Repo) error {
 func (w *Writer) isPending(path string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.pending.has(path)
+	return w.pending.Has(path)
 }
 
 // apply runs one Git transaction: compute commits against the head (refreshing the known files
 // when someone else moved the branch), push, and record the new head.
-func (w *Writer) apply(ctx context.Context, repo *gitrepo.Repo, kind string, compute func(gitrepo.Head, diff.Current) ([]gitrepo.Commit, []diff.Changeset)) error {
+func (w *Writer) apply(ctx context.Context, repo Repo, kind string, compute func(gitrepo.Head, diff.Current) ([]gitrepo.Commit, []diff.Changeset)) error {
 	t := w.Target()
 	var applied []diff.Changeset
 	made := 0 // commits of the last attempt, counted as failed when the transaction fails
@@ -204,7 +136,7 @@ func (w *Writer) apply(ctx context.Context, repo *gitrepo.Repo, kind string, com
 	dest := t.String()
 	m := w.opts.Metrics
 	if errors.Is(err, gitrepo.ErrNothingToCommit) {
-		w.succeeded(t, nil, plumbing.ZeroHash, false)
+		w.succeeded(nil, plumbing.ZeroHash, false)
 		return nil
 	}
 	if err != nil {
@@ -220,8 +152,8 @@ func (w *Writer) apply(ctx context.Context, repo *gitrepo.Repo, kind string, com
 		m.PushDuration.WithLabelValues(dest).Observe(time.Since(start).Seconds())
 		m.LastPushSuccess.WithLabelValues(dest).SetToCurrentTime()
 	}
-	slog.Info("pushed", "destination", dest, "kind", kind, "commits", res.Commits, "head", res.Head.String(), "attempts", res.Attempts)
-	w.succeeded(t, applied, res.Head, true)
+	w.opts.Log.Info("pushed", "kind", kind, "commits", res.Commits, "head", res.Head.String(), "attempts", res.Attempts)
+	w.succeeded(applied, res.Head, true)
 	return nil
 }
 
@@ -234,9 +166,9 @@ func (w *Writer) currentFiles(head gitrepo.Head, t *destination.Target) (diff.Cu
 	if known != nil && knownHead == head.Hash() {
 		return known, nil
 	}
-	cur, err := head.Files(t.BaseFolder)
+	cur, err := resync.Files(head, t.BaseFolder)
 	if err != nil {
-		return nil, fmt.Errorf("read branch head: %w", err)
+		return nil, err
 	}
 	if cur == nil {
 		cur = diff.Current{}
@@ -250,12 +182,12 @@ func (w *Writer) currentFiles(head gitrepo.Head, t *destination.Target) (diff.Cu
 // succeeded records the new head and the files it holds, and reports Ready. The known files
 // were read for the parent of the pushed commits; the pushed changes are applied to them in
 // place, so the cost follows the changes, not the repository.
-func (w *Writer) succeeded(t *destination.Target, sets []diff.Changeset, head plumbing.Hash, pushed bool) {
+func (w *Writer) succeeded(sets []diff.Changeset, head plumbing.Hash, pushed bool) {
 	w.mu.Lock()
 	if pushed && w.known != nil {
 		for _, cs := range sets {
 			for _, ch := range cs {
-				if ch.Op == diff.Delete {
+				if ch.Op == change.Delete {
 					delete(w.known, ch.Path)
 				} else {
 					w.known[ch.Path] = diff.BlobHash(ch.Content)
@@ -269,27 +201,13 @@ func (w *Writer) succeeded(t *destination.Target, sets []diff.Changeset, head pl
 	unrendered := w.unrendered
 	w.mu.Unlock()
 	if m := w.opts.Metrics; m != nil {
-		m.ObjectsTracked.WithLabelValues(t.String()).Set(float64(files))
+		m.ObjectsTracked.WithLabelValues(w.Target().String()).Set(float64(files))
 	}
 	w.setStatus(func(s *status.Destination) {
-		s.Ready, s.Reason = true, v1alpha1.ReasonSynced
-		s.Message = fmt.Sprintf("%d files at %s", files, short(lastHead))
-		s.Files = files
-		if !lastHead.IsZero() {
-			s.LastCommit = lastHead.String()
+		next := status.Synced(files, lastHead, pushed, unrendered)
+		if !pushed {
+			next.LastPush = s.LastPush
 		}
-		if pushed {
-			s.LastPush = time.Now()
-		}
-		if unrendered != "" {
-			s.Ready, s.Reason, s.Message = false, v1alpha1.ReasonObjectsNotRendered, unrendered
-		}
+		*s = next
 	})
-}
-
-func short(h plumbing.Hash) string {
-	if h.IsZero() {
-		return "an empty branch"
-	}
-	return h.String()[:12]
 }
