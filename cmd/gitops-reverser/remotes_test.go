@@ -159,7 +159,7 @@ type proxy struct {
 }
 
 func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{addr: freeAddr(t), target: target}
+	p := &proxy{addr: kubetest.FreeAddr(t), target: target}
 	p.start(t)
 	t.Cleanup(p.stop)
 	return p

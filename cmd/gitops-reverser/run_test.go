@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime/pprof"
 	"strings"
@@ -56,7 +55,7 @@ func startControllerOn(t *testing.T, e *kubetest.Env, extra ...string) *controll
 
 func standbyOn(t *testing.T, e *kubetest.Env, extra ...string) *controllerProc {
 	t.Helper()
-	p := &controllerProc{health: freeAddr(t), metrics: freeAddr(t), done: make(chan error, 1), logs: &syncBuffer{}}
+	p := &controllerProc{health: kubetest.FreeAddr(t), metrics: kubetest.FreeAddr(t), done: make(chan error, 1), logs: &syncBuffer{}}
 	cfg := kubeconfigOf(t, e, "default")
 	args := append([]string{"run", "--kubeconfig", cfg,
 		"--health-addr", p.health, "--metrics-addr", p.metrics,
@@ -104,16 +103,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func httpGet(url string) (int, string) {

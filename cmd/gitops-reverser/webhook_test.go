@@ -29,7 +29,7 @@ func webhookFlags(t *testing.T, c *kubetest.Client, name, url string) (addr stri
 	t.Cleanup(func() {
 		c.Delete(t, "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: "+name+"}\n")
 	})
-	addr = freeAddr(t)
+	addr = kubetest.FreeAddr(t)
 	if url == "" {
 		url = "https://" + addr + "/validate"
 	}
@@ -152,7 +152,7 @@ func TestRunWebhookUnreachable(t *testing.T) {
 	c, remote := liveSetup(t, ns, "  commitWindow: 0s\n")
 	grantUsers(t, c, "authors-down-test")
 	// The configuration points at an address nobody serves.
-	_, flags := webhookFlags(t, c, "authors-down-test", "https://"+freeAddr(t)+"/validate")
+	_, flags := webhookFlags(t, c, "authors-down-test", "https://"+kubetest.FreeAddr(t)+"/validate")
 	startController(t, flags...)
 	eventually(t, 30*time.Second, "webhook configured", func() (bool, string) {
 		_, err := c.Kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(context.Background(), "authors-down-test", metav1.GetOptions{})

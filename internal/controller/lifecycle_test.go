@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -47,12 +46,12 @@ spec:
   destinationRef: {name: git}
   rules: [{apiGroups: [""], resources: [configmaps, secrets]}]
 `, ns, remote.URL, user.Recipient().String()))
-	webhookAddr := freeAddr(t)
+	webhookAddr := kubetest.FreeAddr(t)
 	run := func(i int, until func() bool) {
-		health := freeAddr(t)
+		health := kubetest.FreeAddr(t)
 		o := Options{
 			Config: env.Config, DiscoveryInterval: time.Second, ResyncInterval: time.Second,
-			MetricsAddr: freeAddr(t), HealthAddr: health,
+			MetricsAddr: kubetest.FreeAddr(t), HealthAddr: health,
 			LeaderElect: true, LeaderElectionID: "lifecycle", Namespace: ns, Identity: fmt.Sprint("test-", i),
 			AgeIdentitySecret: "age", CacheDir: t.TempDir(), AuthorEmailDomain: "cluster.local",
 			Webhook: WebhookOptions{Addr: webhookAddr, URL: "https://" + webhookAddr + "/validate", ConfigName: "lifecycle", Service: "lifecycle"},
@@ -124,14 +123,4 @@ func ready(addr string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -19,7 +19,7 @@ import (
 // (admissionKey), the watch side from an informer's event (Cache.Author). Whatever one side
 // records, the other asks for with the same fields and the same hash.
 
-// Key identifies one change: the object, the operation and the hash (Hash) of the object's Full
+// Key identifies one change: the object, the operation and the hash (fullHash) of the object's Full
 // rendering after the change. A delete has no hash (the request deletes whatever state the
 // object ends in); a write through the scale subresource has the replicas asked for. The
 // version is left out on purpose: the webhook is registered for the version the controller
@@ -38,11 +38,12 @@ type Key struct {
 // ErrNoObject is ObjectHash's answer for a nil object.
 var ErrNoObject = errors.New("webhook: no object to hash")
 
-// Hash is the hash both sides match on: snapshot.Hash of the object's Full rendering, whatever
-// a destination writes. Secrets are hashed from the same bytes, which never leave memory.
-func Hash(full []byte) string { return snapshot.Hash(full) }
+// fullHash is the hash both sides match on: snapshot.Hash of the object's Full rendering,
+// whatever a destination writes. Secrets are hashed from the same bytes, which never leave
+// memory.
+func fullHash(full []byte) string { return snapshot.Hash(full) }
 
-// ObjectHash is Hash of an object as an admission request carries it.
+// ObjectHash is fullHash of an object as an admission request carries it.
 func ObjectHash(obj *unstructured.Unstructured) (string, error) {
 	if obj == nil {
 		return "", ErrNoObject
@@ -51,7 +52,7 @@ func ObjectHash(obj *unstructured.Unstructured) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("hash: %w", err)
 	}
-	return Hash(b), nil
+	return fullHash(b), nil
 }
 
 // deleteKey is the key of a delete. It has no hash: who deleted an object is who asked to,
@@ -134,7 +135,7 @@ func (c *Cache) Author(res discovery.Resource, op change.Op, obj snapshot.Object
 	if op == change.Delete {
 		return c.lookup(deleteKey(g, r, ns, name))
 	}
-	if user := c.lookup(Key{Group: g, Resource: r, Namespace: ns, Name: name, Op: op, Hash: Hash(full)}); user != "" || op != change.Update || !res.Scale {
+	if user := c.lookup(Key{Group: g, Resource: r, Namespace: ns, Name: name, Op: op, Hash: fullHash(full)}); user != "" || op != change.Update || !res.Scale {
 		return user
 	}
 	replicas, ok := snapshot.Replicas(obj)
