@@ -38,4 +38,9 @@ const (
 	// ReasonObjectsNotRendered: the last sync wrote everything else, but some objects cannot
 	// be written (nested deeper than the limit): their files are kept as they are.
 	ReasonObjectsNotRendered = "ObjectsNotRendered"
+	// ReasonSigningKeyInvalid: the signing Secret is missing or its key cannot be read (a
+	// wrong passphrase included); nothing is pushed unsigned.
+	ReasonSigningKeyInvalid = "SigningKeyInvalid"
+	// ReasonSuspended: spec.suspend is set; changes wait until it is cleared.
+	ReasonSuspended = "Suspended"
 )

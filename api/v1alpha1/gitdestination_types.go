@@ -57,6 +57,23 @@ type GitDestinationSpec struct {
 	// +kubebuilder:default=Clean
 	// +optional
 	Output Output `json:"output,omitempty"`
+
+	// Signing signs every commit with the key in a Secret; a key that cannot be used makes the
+	// destination Ready=False and nothing is pushed unsigned.
+	// +optional
+	Signing *Signing `json:"signing,omitempty"`
+
+	// Suspend stops commits and pushes; changes wait and nothing is lost. Resuming writes
+	// what happened meanwhile, as one resync, with the authors of changes still pending.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// Signing names the key commits are signed with.
+type Signing struct {
+	// SecretRef names a Secret in the same namespace holding `identity` (an SSH private key)
+	// or `git.asc` (an armored OpenPGP private key), and an optional `passphrase`.
+	SecretRef LocalSecretReference `json:"secretRef"`
 }
 
 // Output is what a file holds of its object: Clean or Full.
@@ -104,7 +121,14 @@ type GitDestinationStatus struct {
 	Files int `json:"files,omitempty"`
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// LastHandledReconcileAt is the last value of the reverser.gitops.dev/requestedAt
+	// annotation whose full resync was started (Flux's convention).
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 }
+
+// ReconcileRequestAnnotation set to a new value starts a full resync at once.
+const ReconcileRequestAnnotation = "reverser.gitops.dev/requestedAt"
 
 // GitDestination is a Git repository branch and folder that objects are written to.
 // +kubebuilder:object:root=true
@@ -112,6 +136,7 @@ type GitDestinationStatus struct {
 // +kubebuilder:resource:shortName=gitdest
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.spec.url`,priority=1
 // +kubebuilder:printcolumn:name="Branch",type=string,JSONPath=`.spec.branch`
+// +kubebuilder:printcolumn:name="Suspended",type=boolean,JSONPath=`.spec.suspend`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Last Commit",type=string,JSONPath=`.status.lastCommit`

@@ -39,6 +39,17 @@ type WatchRuleSpec struct {
 	// break that cluster's own copies.
 	// +optional
 	IncludeSystemObjects bool `json:"includeSystemObjects,omitempty"`
+
+	// ExcludeFieldManagers are field managers whose writes are not this controller's business
+	// (GitOps tools writing from their own repositories: kustomize-controller, helm-controller,
+	// argocd-controller): an object whose every non-status field they own is not written, and
+	// its file is pruned as when it leaves the rule.
+	// +optional
+	ExcludeFieldManagers []string `json:"excludeFieldManagers,omitempty"`
+
+	// ExcludeUsers are Kubernetes usernames whose writes make no commit of their own.
+	// +optional
+	ExcludeUsers []string `json:"excludeUsers,omitempty"`
 }
 
 // RuleStatus is the state of a WatchRule or ClusterWatchRule.
@@ -110,6 +121,17 @@ type ClusterWatchRuleSpec struct {
 	// break that cluster's own copies.
 	// +optional
 	IncludeSystemObjects bool `json:"includeSystemObjects,omitempty"`
+
+	// ExcludeFieldManagers are field managers whose writes are not this controller's business
+	// (GitOps tools writing from their own repositories: kustomize-controller, helm-controller,
+	// argocd-controller): an object whose every non-status field they own is not written, and
+	// its file is pruned as when it leaves the rule.
+	// +optional
+	ExcludeFieldManagers []string `json:"excludeFieldManagers,omitempty"`
+
+	// ExcludeUsers are Kubernetes usernames whose writes make no commit of their own.
+	// +optional
+	ExcludeUsers []string `json:"excludeUsers,omitempty"`
 }
 
 // ClusterWatchRule writes objects from the whole cluster to a GitDestination.

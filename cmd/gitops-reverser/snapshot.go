@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/commit"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/oneshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
@@ -73,6 +76,10 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	signer, err := signerFromEnv()
+	if err != nil {
+		return err
+	}
 	opts := oneshot.Options{
 		Config:               cfg,
 		Log:                  log,
@@ -86,6 +93,7 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		Output:               output,
 		IncludeSystemObjects: f.includeSystem,
 		Auth:                 destination.AuthFromData(auth),
+		Signer:               signer,
 		DryRun:               f.dryRun,
 		CacheDir:             f.cacheDir,
 		AgeIdentity:          identity,
@@ -105,6 +113,28 @@ func (f *snapshotFlags) validateStandalone() error {
 		return errors.New("--all-namespaces and --namespace exclude each other")
 	}
 	return destination.ValidateBaseFolder(f.baseFolder)
+}
+
+// signerFromEnv reads the standalone signing key: GIT_SIGNING_KEY_FILE holds an SSH private
+// key or an armored OpenPGP private key, GIT_SIGNING_PASSPHRASE its optional passphrase.
+func signerFromEnv() (gitrepo.Signer, error) {
+	p := os.Getenv("GIT_SIGNING_KEY_FILE")
+	if p == "" {
+		return nil, nil
+	}
+	key, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("GIT_SIGNING_KEY_FILE: %w", err)
+	}
+	name := commit.SigningSSHKey
+	if bytes.Contains(key, []byte("BEGIN PGP PRIVATE KEY BLOCK")) {
+		name = commit.SigningOpenPGPKey
+	}
+	signer, err := commit.NewSigner(map[string][]byte{name: key, commit.SigningPassphrase: []byte(os.Getenv("GIT_SIGNING_PASSPHRASE"))})
+	if err != nil {
+		return nil, fmt.Errorf("GIT_SIGNING_KEY_FILE: %w", err)
+	}
+	return signer, nil
 }
 
 // authFromEnv reads standalone credentials from the environment, never from flags, so they do

@@ -23,6 +23,8 @@ type Style struct {
 	BaseFolder string
 	// Window is the commit window; 0 makes one commit per change.
 	Window time.Duration
+	// Signer, when set, signs every commit (NewSigner).
+	Signer gitrepo.Signer
 }
 
 // Batches turns due batches into commits: one per batch, or one per change with a window of
@@ -57,6 +59,7 @@ func (s Style) Batches(batches []*Batch, changeOf func(Event) (diff.Change, bool
 				Author:    s.author(b.author),
 				Committer: s.Committer,
 				Message:   withTrailer(ChangeMessage(g, s.BaseFolder), b.author),
+				Signer:    s.Signer,
 			})
 			sets = append(sets, g)
 		}
@@ -71,6 +74,7 @@ func (s Style) Reconcile(cs diff.Changeset) gitrepo.Commit {
 		Author:    s.Committer,
 		Committer: s.Committer,
 		Message:   ReconcileMessage(cs, s.BaseFolder),
+		Signer:    s.Signer,
 	}
 }
 

@@ -76,12 +76,21 @@ func triggerOnSpec(oldObj, newObj any, trigger func()) {
 	o, ok1 := oldObj.(interface{ GetGeneration() int64 })
 	n, ok2 := newObj.(interface{ GetGeneration() int64 })
 	if ok1 && ok2 && o.GetGeneration() == n.GetGeneration() {
-		// Labels and annotations do not change what is watched; CRD status (Established) does.
-		if !isCRD(newObj) {
+		// Labels and annotations do not change what is watched, except a request for a resync;
+		// CRD status (Established) does.
+		if !isCRD(newObj) && requestedAt(oldObj) == requestedAt(newObj) {
 			return
 		}
 	}
 	trigger()
+}
+
+func requestedAt(obj any) string {
+	u, ok := obj.(interface{ GetAnnotations() map[string]string })
+	if !ok {
+		return ""
+	}
+	return u.GetAnnotations()[v1alpha1.ReconcileRequestAnnotation]
 }
 
 func isCRD(obj any) bool {

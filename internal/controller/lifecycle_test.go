@@ -3,7 +3,10 @@ package controller
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +59,13 @@ spec:
 			AgeIdentitySecret: "age", CacheDir: t.TempDir(), AuthorEmailDomain: "cluster.local",
 			Webhook: WebhookOptions{Addr: webhookAddr, URL: "https://" + webhookAddr + "/validate", ConfigName: "lifecycle", Service: "lifecycle"},
 		}
+		var logs syncBuffer
+		o.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		defer func() {
+			if t.Failed() {
+				t.Logf("start %d: controller logs:\n%s", i, logs.String())
+			}
+		}()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- Run(ctx, o) }()
@@ -123,4 +133,21 @@ func ready(addr string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -276,9 +276,9 @@ func (rf *refresher) syncWriters(ctx context.Context, targets []*destination.Tar
 		r, ok := rf.writers[t.Name]
 		if ok && sameWhere(r.w.Target(), t) {
 			if !reflect.DeepEqual(r.w.Target().Sources, t.Sources) {
-				r.w.SetTarget(t)
 				fresh = append(fresh, r.w)
 			}
+			r.w.SetTarget(t)
 			continue
 		}
 		if ok {
@@ -305,6 +305,9 @@ func sameWhere(a, b *destination.Target) bool {
 	x, y := *a, *b
 	x.Sources, y.Sources = nil, nil
 	x.Encrypter, y.Encrypter = nil, nil // made anew on every refresh; AgeRecipients compare
+	x.Signer, y.Signer = nil, nil       // made anew on every refresh; the writer takes the newest
+	x.Suspend, y.Suspend = false, false // the writer pauses and resumes
+	x.RequestedAt, y.RequestedAt = "", ""
 	return reflect.DeepEqual(x, y)
 }
 

@@ -37,8 +37,15 @@ type Target struct {
 	// Encrypter encrypts Secrets to AgeRecipients; nil when they are not set.
 	Encrypter *secrets.Encrypter
 	// Output is what files hold of their objects; "" is snapshot.DefaultOutput.
-	Output  snapshot.Output
-	Sources []Source
+	Output snapshot.Output
+	// Signer signs every commit; nil: unsigned. Made anew on every refresh, like Encrypter.
+	Signer gitrepo.Signer
+	// Suspend stops commits and pushes; changes wait.
+	Suspend bool
+	// RequestedAt is the reverser.gitops.dev/requestedAt annotation: a new value asks for a
+	// full resync at once.
+	RequestedAt string
+	Sources     []Source
 }
 
 // Source is one resource to take objects from, with the filters of the rule that asked for it.
@@ -114,5 +121,5 @@ func (t *Target) CloneDir(log *slog.Logger, cacheDir string) string {
 
 // Style is how the target's commits are made; emailDomain makes authors' e-mails.
 func (t *Target) Style(emailDomain string) commit.Style {
-	return commit.Style{Committer: t.Committer, EmailDomain: emailDomain, BaseFolder: t.BaseFolder, Window: t.CommitWindow}
+	return commit.Style{Committer: t.Committer, EmailDomain: emailDomain, BaseFolder: t.BaseFolder, Window: t.CommitWindow, Signer: t.Signer}
 }

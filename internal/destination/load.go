@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/commit"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
@@ -263,6 +264,8 @@ func reasonOf(err error) string {
 		return v1alpha1.ReasonAuthenticationFailed
 	case errors.Is(err, errIdentity):
 		return v1alpha1.ReasonIdentityUnavailable
+	case errors.Is(err, commit.ErrSigningKey):
+		return v1alpha1.ReasonSigningKeyInvalid
 	default:
 		return v1alpha1.ReasonInvalidSpec
 	}
@@ -282,6 +285,8 @@ func fromSpec(ctx context.Context, c Clients, d *v1alpha1.GitDestination) (*Targ
 		Prune:        s.Prune == nil || *s.Prune,
 		Committer:    DefaultCommitter,
 		CommitWindow: 2 * time.Second,
+		Suspend:      s.Suspend,
+		RequestedAt:  d.Annotations[v1alpha1.ReconcileRequestAnnotation],
 	}
 	out, err := snapshot.ParseOutput(string(s.Output))
 	if err != nil {
@@ -314,6 +319,13 @@ func fromSpec(ctx context.Context, c Clients, d *v1alpha1.GitDestination) (*Targ
 			return nil, err
 		}
 		t.Repo.Auth = auth
+	}
+	if s.Signing != nil {
+		signer, err := readSigner(ctx, c.Kube, d.Namespace, s.Signing.SecretRef.Name)
+		if err != nil {
+			return nil, err
+		}
+		t.Signer = signer
 	}
 	return t, nil
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/commit"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 )
 
@@ -28,6 +29,20 @@ func readAuth(ctx context.Context, kube kubernetes.Interface, namespace, name st
 		return gitrepo.Auth{}, fmt.Errorf("%w %s/%s: %w", errSecret, namespace, name, err)
 	}
 	return AuthFromData(s.Data), nil
+}
+
+// readSigner reads the signing Secret of a destination: a key that cannot be used is an
+// error (ErrSigningKey), so the destination is not written to rather than written unsigned.
+func readSigner(ctx context.Context, kube kubernetes.Interface, namespace, name string) (gitrepo.Signer, error) {
+	s, err := kube.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: secret %s/%s: %w", commit.ErrSigningKey, namespace, name, err)
+	}
+	signer, err := commit.NewSigner(s.Data)
+	if err != nil {
+		return nil, fmt.Errorf("spec.signing: secret %s/%s: %w", namespace, name, err)
+	}
+	return signer, nil
 }
 
 // AuthFromData maps a credentials Secret's data to transport credentials.

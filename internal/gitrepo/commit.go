@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -33,6 +34,14 @@ type Commit struct {
 	Message string
 	// When is the author and committer time; zero means now.
 	When time.Time
+	// Signer, when set, signs the commit.
+	Signer Signer
+}
+
+// Signer signs commits: given a commit as Git encodes it without a signature, it returns the
+// armored signature Git keeps in the commit's gpgsig header (OpenPGP or SSH).
+type Signer interface {
+	Sign(payload []byte) (string, error)
 }
 
 func (c Commit) validate() error {
@@ -81,13 +90,43 @@ func writeCommits(w *objectWriter, parent, parentTree plumbing.Hash, commits []C
 		if tree == c.tree && (!c.tip.IsZero() || len(commit.Changes) > 0) {
 			continue
 		}
-		h, err := w.commit(newCommitObject(commit, tree, c.tip, now))
+		obj := newCommitObject(commit, tree, c.tip, now)
+		if commit.Signer != nil {
+			if err := sign(obj, commit.Signer); err != nil {
+				return chain{}, fmt.Errorf("commit %d: %w", i+1, err)
+			}
+		}
+		h, err := w.commit(obj)
 		if err != nil {
 			return chain{}, fmt.Errorf("commit %d: %w", i+1, err)
 		}
 		c = chain{tip: h, tree: tree, commits: c.commits + 1}
 	}
 	return c, nil
+}
+
+// sign sets obj's signature: of the commit as encoded without one, as `git verify-commit`
+// checks it.
+func sign(obj *object.Commit, s Signer) error {
+	payload := &plumbing.MemoryObject{}
+	if err := obj.EncodeWithoutSignature(payload); err != nil {
+		return fmt.Errorf("encode commit to sign: %w", err)
+	}
+	r, err := payload.Reader()
+	if err != nil {
+		return fmt.Errorf("encode commit to sign: %w", err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("encode commit to sign: %w", err)
+	}
+	sig, err := s.Sign(b)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrSigning, err)
+	}
+	obj.PGPSignature = sig
+	return nil
 }
 
 func newCommitObject(c Commit, tree, parent plumbing.Hash, now time.Time) *object.Commit {

@@ -45,6 +45,8 @@ var (
 	// ErrInvalidCommit: a Commit from the build cannot be made (bad path,
 	// missing committer or message).
 	ErrInvalidCommit = errors.New("invalid commit")
+	// ErrSigning: a commit could not be signed; nothing was pushed.
+	ErrSigning = errors.New("cannot sign commit")
 )
 
 // errMoved marks a push that lost the race: the remote branch is no longer

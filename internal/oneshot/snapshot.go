@@ -42,6 +42,8 @@ type Options struct {
 	AllNamespaces bool
 	Selector      string
 	Auth          gitrepo.Auth
+	// Signer signs the standalone commits; nil: unsigned.
+	Signer gitrepo.Signer
 	// Output is what the files hold; "" is snapshot.DefaultOutput.
 	Output snapshot.Output
 	// IncludeSystemObjects keeps the objects the control plane maintains itself, for the
@@ -99,6 +101,10 @@ func Snapshot(ctx context.Context, o Options) error {
 	}
 	failed := unusable
 	for _, t := range targets {
+		if t.Suspend {
+			fmt.Fprintf(o.Summary, "snapshot %s: suspended (spec.suspend), skipped\n", t)
+			continue
+		}
 		res, err := snapshotOne(ctx, resync.APIObjects{Dynamic: c.Dynamic}, cat, t, o)
 		if err != nil && o.Repo != "" {
 			return err
@@ -235,6 +241,7 @@ func standalone(cat *discovery.Catalog, o Options) (*destination.Target, error) 
 		Prune:      true,
 		Committer:  destination.DefaultCommitter,
 		Output:     o.Output,
+		Signer:     o.Signer,
 	}
 	namespaces := []string{""}
 	if !o.AllNamespaces {

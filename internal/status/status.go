@@ -33,6 +33,8 @@ type Destination struct {
 	LastCommit string
 	LastPush   time.Time
 	Files      int
+	// LastHandledReconcileAt echoes the requestedAt annotation whose resync was handled.
+	LastHandledReconcileAt string
 }
 
 // Synced is the status after a sync that succeeded: Ready with the files at head (zero: an empty
@@ -106,6 +108,9 @@ func WriteDestination(ctx context.Context, log *slog.Logger, dyn dynamic.Interfa
 		}
 		if !s.LastPush.IsZero() {
 			set("lastPushTime", s.LastPush.UTC().Format(time.RFC3339))
+		}
+		if s.LastHandledReconcileAt != "" {
+			set("lastHandledReconcileAt", s.LastHandledReconcileAt)
 		}
 		return changed
 	})

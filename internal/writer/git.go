@@ -73,11 +73,16 @@ func (w *Writer) resync(ctx context.Context, repo Repo) error {
 	t := w.target
 	w.resyncWanted = false
 	w.resyncing = true
+	request := w.requestPending
+	w.requestPending = ""
 	w.mu.Unlock()
 	defer func() {
 		w.mu.Lock()
 		w.resyncing = false
 		w.mu.Unlock()
+		if request != "" { // handled, whatever the outcome: the status says which
+			w.setStatus(func(s *status.Destination) { s.LastHandledReconcileAt = request })
+		}
 	}()
 	start := time.Now()
 	b := resync.Build(ctx, w.opts.Log, w.opts.Objects, t, w.opts.Unavailable)
@@ -208,6 +213,7 @@ func (w *Writer) succeeded(sets []diff.Changeset, head plumbing.Hash, pushed boo
 		if !pushed {
 			next.LastPush = s.LastPush
 		}
+		next.LastHandledReconcileAt = s.LastHandledReconcileAt
 		*s = next
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/commit"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
@@ -76,6 +77,9 @@ type Writer struct {
 	resyncWanted bool
 	status       status.Destination
 	unrendered   string // the last resync's Built.Unrendered, reported until a resync clears it
+	// requestSeen is the last requestedAt annotation value seen; requestPending the one the
+	// next resync handles and echoes on the status ("" when none).
+	requestSeen, requestPending string
 }
 
 // New makes a writer for t; Start runs it. The owner asks for the first resync (Resync) once
@@ -90,7 +94,8 @@ func New(t *destination.Target, opts Options) *Writer {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Writer{opts: opts, target: t, pending: commit.NewPending(), kick: make(chan struct{}, 1)}
+	return &Writer{opts: opts, target: t, pending: commit.NewPending(), kick: make(chan struct{}, 1),
+		requestSeen: t.RequestedAt, requestPending: t.RequestedAt}
 }
 
 // Target is the destination the writer currently serves.
@@ -100,13 +105,33 @@ func (w *Writer) Target() *destination.Target {
 	return w.target
 }
 
-// SetTarget replaces the sources (rules changed). The owner follows it with Resync once the
-// caches of the new sources have synced: that backfills new objects and removes files no rule
-// wants any more.
+// SetTarget replaces the target: new sources (the owner follows it with Resync once the caches
+// of the new sources have synced: that backfills new objects and removes files no rule wants
+// any more), suspend, or a new reconcile request, which asks for a resync at once. Resuming
+// asks for a resync too, after the changes that waited are committed by their authors.
 func (w *Writer) SetTarget(t *destination.Target) {
 	w.mu.Lock()
+	was := w.target.Suspend
 	w.target = t
+	wake := was != t.Suspend
+	if was && !t.Suspend {
+		w.resyncWanted = true
+	}
+	if t.RequestedAt != "" && t.RequestedAt != w.requestSeen {
+		w.requestSeen, w.requestPending = t.RequestedAt, t.RequestedAt
+		w.resyncWanted, wake = true, true
+	}
 	w.mu.Unlock()
+	if wake {
+		w.poke()
+	}
+}
+
+// suspended reports whether commits and pushes are suspended.
+func (w *Writer) suspended() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.target.Suspend
 }
 
 // Resync asks for a full resync soon.
@@ -171,6 +196,19 @@ func (w *Writer) Start(ctx context.Context) error {
 		}
 	}()
 	for {
+		if w.suspended() {
+			// Nothing is committed or pushed, not even at the end: changes wait in pending,
+			// and resuming commits them and resyncs.
+			w.setStatus(func(s *status.Destination) {
+				s.Ready, s.Reason, s.Message = false, v1alpha1.ReasonSuspended, "commits and pushes are suspended (spec.suspend); changes wait"
+			})
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-w.kick:
+			}
+			continue
+		}
 		now := time.Now()
 		if !now.Before(retryAt) {
 			var err error

@@ -374,3 +374,68 @@ func TestResyncRacingEvents(t *testing.T) {
 		t.Errorf("a = %q, want alice's value", got)
 	}
 }
+
+// TestSuspendAndResume: a suspended destination commits and pushes nothing, not even when it
+// stops, and says so; resuming commits the changes that waited, by their authors, then
+// resyncs.
+func TestSuspendAndResume(t *testing.T) {
+	h := newHarness(t, 0, nil)
+	h.target.Suspend = true
+	h.objects.set(configMap("a", "1"), configMap("cached", "1"))
+	h.start()
+	h.w.Enqueue(h.event("a", "1", "jane@acme.com"))
+	waitStatus(t, h, func(s status.Destination) bool { return s.Reason == "Suspended" && !s.Ready })
+	h.w.Resync()
+	time.Sleep(300 * time.Millisecond)
+	if n := h.remote.Count(t, "main"); n != 0 || h.repo != nil && h.repo.applies.Load() != 0 {
+		t.Fatalf("suspended: %d commits pushed", n)
+	}
+	resumed := *h.target
+	resumed.Suspend = false
+	h.w.SetTarget(&resumed)
+	log := h.waitCommits(2)
+	if log[1].Subject != "[CREATE] shop/configmaps/a" || log[1].AuthorName != "jane@acme.com" {
+		t.Errorf("first commit after resuming = %+v, want jane's change", log[1])
+	}
+	if log[0].Subject != "reconcile: 1 added, 0 updated, 0 deleted" {
+		t.Errorf("second commit after resuming = %+v, want the resync of what else changed", log[0])
+	}
+	waitStatus(t, h, func(s status.Destination) bool { return s.Ready })
+}
+
+// TestReconcileRequest: a new requestedAt value starts a full resync at once and is echoed
+// once handled; the same value again does nothing.
+func TestReconcileRequest(t *testing.T) {
+	h := newHarness(t, 0, nil)
+	h.objects.set(configMap("a", "1"))
+	h.start()
+	asked := *h.target
+	asked.RequestedAt = "2026-12-04T10:00:00Z"
+	h.w.SetTarget(&asked)
+	waitStatus(t, h, func(s status.Destination) bool { return s.LastHandledReconcileAt == asked.RequestedAt && s.Ready })
+	if log := h.remote.Log(t, "main"); len(log) != 1 || log[0].Subject != "reconcile: 1 added, 0 updated, 0 deleted" {
+		t.Fatalf("log = %+v, want one resync", log)
+	}
+	applies := h.repo.applies.Load()
+	again := asked
+	h.w.SetTarget(&again)
+	time.Sleep(300 * time.Millisecond)
+	if got := h.repo.applies.Load(); got != applies {
+		t.Errorf("the same request again made %d more Git transactions", got-applies)
+	}
+}
+
+func waitStatus(t *testing.T, h *harness, ok func(status.Destination) bool) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case s := <-h.statuses:
+			if ok(s) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("status never became as wanted")
+		}
+	}
+}

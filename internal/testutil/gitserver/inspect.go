@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -255,4 +256,19 @@ func (r *Remote) Fsck(t testing.TB) {
 	if err != nil || strings.TrimSpace(out) != "" {
 		t.Fatalf("gitserver: fsck: %v %s", err, out)
 	}
+}
+
+// VerifyCommit runs `git verify-commit` on a commit of the repository, with extra
+// configuration ("gpg.format=ssh", ...) and environment (GNUPGHOME=...), and returns its
+// error and output.
+func (r *Remote) VerifyCommit(hash string, config, env []string) (string, error) {
+	args := []string{}
+	for _, c := range config {
+		args = append(args, "-c", c)
+	}
+	cmd := exec.Command("git", append(args, "verify-commit", "-v", hash)...)
+	cmd.Dir = r.Dir
+	cmd.Env = append(r.Env(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
