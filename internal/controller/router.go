@@ -142,6 +142,9 @@ func (r *router) eventFor(d delivery) (commit.Event, bool) {
 	}
 	res := rt.sources[0].Resource
 	if src != nil {
+		if src.Excludes(d.author) {
+			return commit.Event{}, false // the next resync writes it, with no author
+		}
 		res = src.Resource
 	}
 	if d.op == change.Delete || src == nil {

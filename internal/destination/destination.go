@@ -61,6 +61,11 @@ type Source struct {
 	// IncludeSystem keeps the objects the control plane maintains itself (systemObject): the
 	// rule opted in and names the resource explicitly.
 	IncludeSystem bool
+	// ExcludeManagers leaves out objects every non-status field of which these field
+	// managers own (a GitOps tool's objects); nil: none.
+	ExcludeManagers map[string]bool
+	// ExcludeUsers are usernames whose writes make no commit of their own; nil: none.
+	ExcludeUsers map[string]bool
 }
 
 // Accepts reports whether obj, an object of s.Resource, belongs in the destination.
@@ -81,7 +86,23 @@ func (s Source) Accepts(obj snapshot.Object) bool {
 	if !s.Resource.Named && controllerOwned(obj) {
 		return false
 	}
-	return true
+	return len(s.ExcludeManagers) == 0 || !ownedOnlyBy(obj, s.ExcludeManagers)
+}
+
+// ownedOnlyBy reports whether obj records managers and all of them are in set.
+func ownedOnlyBy(obj snapshot.Object, set map[string]bool) bool {
+	ms := snapshot.Managers(obj)
+	for _, m := range ms {
+		if !set[m] {
+			return false
+		}
+	}
+	return len(ms) > 0
+}
+
+// Excludes reports whether a write by user makes no commit of its own.
+func (s Source) Excludes(user string) bool {
+	return user != "" && s.ExcludeUsers[user]
 }
 
 func controllerOwned(obj snapshot.Object) bool {

@@ -162,8 +162,10 @@ func addWatchRule(byName map[types.NamespacedName]*Target, cat *discovery.Catalo
 		rules = append(rules, discovery.Rule{APIGroups: rr.APIGroups, APIVersions: rr.APIVersions, Resources: rr.Resources, Scope: discovery.ScopeNamespaced})
 	}
 	resources, err := resolveRules(cat, rules)
+	managers, users := setOf(r.Spec.ExcludeFieldManagers), setOf(r.Spec.ExcludeUsers)
 	for _, res := range resources {
-		t.Sources = append(t.Sources, Source{Resource: res, Namespace: r.Namespace, Selector: sel, IncludeSystem: r.Spec.IncludeSystemObjects && res.Named})
+		t.Sources = append(t.Sources, Source{Resource: res, Namespace: r.Namespace, Selector: sel, IncludeSystem: r.Spec.IncludeSystemObjects && res.Named,
+			ExcludeManagers: managers, ExcludeUsers: users})
 	}
 	if err != nil {
 		return problem(reasonOf(err), err.Error())
@@ -194,13 +196,27 @@ func addClusterWatchRule(ctx context.Context, kube kubernetes.Interface, byName 
 		rules = append(rules, discovery.Rule{APIGroups: rr.APIGroups, APIVersions: rr.APIVersions, Resources: rr.Resources, Scope: discovery.Scope(rr.Scope)})
 	}
 	resources, err := resolveRules(cat, rules)
+	managers, users := setOf(r.Spec.ExcludeFieldManagers), setOf(r.Spec.ExcludeUsers)
 	for _, res := range resources {
-		t.Sources = append(t.Sources, Source{Resource: res, InNamespaces: inNamespaces, Selector: sel, IncludeSystem: r.Spec.IncludeSystemObjects && res.Named})
+		t.Sources = append(t.Sources, Source{Resource: res, InNamespaces: inNamespaces, Selector: sel, IncludeSystem: r.Spec.IncludeSystemObjects && res.Named,
+			ExcludeManagers: managers, ExcludeUsers: users})
 	}
 	if err != nil {
 		return problem(reasonOf(err), err.Error())
 	}
 	return nil
+}
+
+// setOf is names as a set; nil when there are none.
+func setOf(names []string) map[string]bool {
+	if len(names) == 0 {
+		return nil
+	}
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
+	}
+	return set
 }
 
 // errNoMatch marks rules that select nothing that exists.

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"unique"
 	"unsafe"
 
@@ -30,6 +31,7 @@ type Cached struct {
 	labels, annotations pairs
 	ownerReferences     []metav1.OwnerReference // nil for most objects
 	replicas            *int64                  // nil without spec.replicas
+	managers            string                  // Managers, joined by NUL and interned
 
 	full  string // the Full file
 	clean string // the Clean file, "" when it is the Full one
@@ -58,6 +60,7 @@ func Compact(obj Object) Object {
 	if r, ok := Replicas(u); ok {
 		c.replicas = &r
 	}
+	c.managers = intern(strings.Join(managers(u), "\x00"))
 	c.render(u)
 	return c
 }
