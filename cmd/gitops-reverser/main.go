@@ -27,6 +27,7 @@ const usage = `usage: gitops-reverser <command> [flags]
 commands:
   run        keep Git in step with the cluster (the controller)
   snapshot   one full resync of every GitDestination, or of --repo (standalone), then exit
+  diff       compare the files of --repo (at --ref) with the live cluster; exit 0 same, 1 differ, 2 error
   version    print version, commit and Go version
 
 Run 'gitops-reverser <command> --help' for the flags of a command.
@@ -36,10 +37,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsageShown) {
+		code := 1
+		var status *exitStatus
+		if errors.As(err, &status) {
+			code, err = status.code, status.err
+		}
+		if err != nil && !errors.Is(err, errUsageShown) {
 			fmt.Fprintln(os.Stderr, "gitops-reverser:", oneLine(err))
 		}
-		os.Exit(1)
+		os.Exit(code)
 	}
 }
 
@@ -59,13 +65,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "snapshot":
 		return snapshotCommand(ctx, args[1:], stdout, stderr)
+	case "diff":
+		return diffCommand(ctx, args[1:], stdout, stderr)
 	case "run":
 		return runCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (want run, snapshot or version)", args[0])
+		return fmt.Errorf("unknown command %q (want run, snapshot, diff or version)", args[0])
 	}
 }
 

@@ -99,18 +99,6 @@ func openPGPSigningKey(t *testing.T, pass string) (armored []byte, gnupgHome str
 	return priv.Bytes(), gnupgHome
 }
 
-func secretYAMLOf(ns, name string, data map[string]string) string {
-	var b strings.Builder
-	b.WriteString("apiVersion: v1\nkind: Secret\nmetadata: {name: " + name + ", namespace: " + ns + "}\nstringData:\n")
-	for k, v := range data {
-		b.WriteString("  " + k + ": |\n")
-		for _, l := range strings.Split(strings.TrimRight(v, "\n"), "\n") {
-			b.WriteString("    " + l + "\n")
-		}
-	}
-	return b.String()
-}
-
 // verifyAll checks every commit of the branch with git verify-commit.
 func verifyAll(t *testing.T, remote *gitserver.Remote, branch string, config, env []string) int {
 	t.Helper()
@@ -132,9 +120,9 @@ func TestRunSignedCommits(t *testing.T) {
 	c, remote := liveSetup(t, ns, "  commitWindow: 0s\n  signing: {secretRef: {name: ssh-key}}\n")
 	sshKey, allowed := sshSigningKey(t, "ssh-pass")
 	pgpKey, gnupg := openPGPSigningKey(t, "pgp-pass")
-	apply(t, c, secretYAMLOf(ns, "ssh-key", map[string]string{"identity": string(sshKey), "passphrase": "ssh-pass"}))
-	apply(t, c, secretYAMLOf(ns, "pgp-key", map[string]string{"git.asc": string(pgpKey), "passphrase": "pgp-pass"}))
-	apply(t, c, secretYAMLOf(ns, "bad-key", map[string]string{"identity": "not a key"}))
+	apply(t, c, secretYAML(ns, "ssh-key", map[string][]byte{"identity": sshKey, "passphrase": []byte("ssh-pass")}))
+	apply(t, c, secretYAML(ns, "pgp-key", map[string][]byte{"git.asc": pgpKey, "passphrase": []byte("pgp-pass\n")}))
+	apply(t, c, secretYAML(ns, "bad-key", map[string][]byte{"identity": []byte("not a key")}))
 	pgpRemote, badRemote := gitserver.NewBare(t, "main"), gitserver.NewBare(t, "main")
 	apply(t, c, destinationYAML(ns, "pgp", pgpRemote.URL, "  commitWindow: 0s\n  signing: {secretRef: {name: pgp-key}}\n"))
 	apply(t, c, destinationYAML(ns, "bad", badRemote.URL, "  signing: {secretRef: {name: bad-key}}\n"))

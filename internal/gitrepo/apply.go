@@ -203,3 +203,34 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// ViewAt is View at a revision of the branch: "" is its head; otherwise a commit hash (or a
+// unique prefix), a tag or branch present in the clone, or an expression such as "main~1"
+// (git rev-parse's syntax, as go-git resolves it).
+func (r *Repo) ViewAt(ctx context.Context, rev string, fn func(ctx context.Context, head Head) error) error {
+	if rev == "" {
+		return r.View(ctx, fn)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.repo == nil {
+		return errors.New("view on a closed Repo")
+	}
+	r.fresh = false
+	if _, err := r.refresh(ctx); err != nil {
+		return err
+	}
+	h, err := r.repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil && !r.local {
+		// A remote's branch is tracked as origin/<branch>: "main~1" means that one.
+		h, err = r.repo.ResolveRevision(plumbing.Revision(remoteName + "/" + rev))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: revision %q: %w", ErrInvalidOptions, rev, err)
+	}
+	head, err := newHeadView(r.repo.Storer, *h)
+	if err != nil {
+		return err
+	}
+	return fn(ctx, head)
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -55,6 +56,10 @@ type Options struct {
 	AgeIdentity types.NamespacedName
 
 	DryRun bool
+	// Ref is the revision diff compares with; "" is the branch head.
+	Ref string
+	// Identities decrypt the Secrets in Git for diff.
+	Identities []*age.X25519Identity
 	// CacheDir keeps clones between runs; "" clones into memory.
 	CacheDir string
 	// Out receives the dry-run changeset, Summary one line per destination.
@@ -66,9 +71,7 @@ var ErrFailed = errors.New("snapshot failed")
 
 // Run snapshots every target once.
 func Snapshot(ctx context.Context, o Options) error {
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
+	o = o.withDefaults()
 	c, err := cluster.New(o.Config)
 	if err != nil {
 		return err
@@ -199,6 +202,19 @@ func dryRun(ctx context.Context, t *destination.Target, b *resync.Built, o Optio
 	}
 	defer repo.Close()
 	return resync.DryRun(ctx, repo, t, b)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Summary == nil {
+		o.Summary = io.Discard
+	}
+	return o
 }
 
 // repoOptions are t's repository options with its clone under CacheDir.

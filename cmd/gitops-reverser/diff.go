@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"filippo.io/age"
+	"github.com/spf13/pflag"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/oneshot"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
+)
+
+// exitStatus ends a command with a status of its own: diff's 1 (differences) and 2 (error),
+// as flux diff.
+type exitStatus struct {
+	code int
+	err  error // nil: nothing more to print
+}
+
+func (e *exitStatus) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitStatus) Unwrap() error { return e.err }
+
+func diffCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if err := runDiff(ctx, args, stdout, stderr); err != nil {
+		if errors.Is(err, oneshot.ErrDifferent) {
+			return &exitStatus{code: 1}
+		}
+		if errors.Is(err, errUsageShown) {
+			return err
+		}
+		return &exitStatus{code: 2, err: err}
+	}
+	return nil
+}
+
+func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		f            snapshotFlags
+		ref          string
+		identityFile string
+	)
+	fs := pflag.NewFlagSet("diff", pflag.ContinueOnError)
+	f.bind(fs)
+	fs.StringVar(&f.repo, "repo", "", "repository URL or local path (required)")
+	fs.StringVar(&f.branch, "branch", "main", "branch whose files are compared")
+	fs.StringVar(&ref, "ref", "", "revision to compare: a commit, tag or expression such as main~1 (default: the branch head)")
+	fs.StringVar(&f.baseFolder, "base-folder", "", "folder in the repository that holds the files")
+	fs.StringSliceVar(&f.resources, "resources", nil, "resources to compare, plural[.group], comma-separated (default all)")
+	fs.StringArrayVarP(&f.namespaces, "namespace", "n", nil, "namespace to compare (repeatable; default the kubeconfig's namespace)")
+	fs.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "compare every namespace")
+	fs.StringVarP(&f.selector, "selector", "l", "", "label selector")
+	fs.StringVar(&f.output, "output", "", "how the files were written, Clean or Full (default Clean)")
+	fs.BoolVar(&f.includeSystem, "include-system-objects", false, "also compare the objects the control plane maintains itself, of the resources --resources names")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: in memory)")
+	fs.StringVar(&identityFile, "age-identity-file", os.Getenv("SOPS_AGE_KEY_FILE"), "age identities that decrypt the Secrets in Git (default $SOPS_AGE_KEY_FILE); without one Secrets are not compared")
+	cfg, log, err := f.prepare(fs, args, stdout, stderr, func() error {
+		if f.repo == "" {
+			return errors.New("--repo is required")
+		}
+		return f.validateStandalone()
+	})
+	if err != nil || cfg == nil {
+		return err
+	}
+	if !f.allNamespaces && len(f.namespaces) == 0 {
+		ns, _, err := f.clientConfig().Namespace()
+		if err != nil {
+			return fmt.Errorf("kubeconfig namespace: %w", err)
+		}
+		f.namespaces = []string{ns}
+	}
+	output, err := snapshot.ParseOutput(f.output)
+	if err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	ids, err := readIdentities(identityFile)
+	if err != nil {
+		return err
+	}
+	auth, err := authFromEnv()
+	if err != nil {
+		return err
+	}
+	return oneshot.Diff(ctx, oneshot.Options{
+		Config: cfg, Log: log,
+		Repo: f.repo, Branch: f.branch, Ref: ref, BaseFolder: f.baseFolder,
+		Resources: f.resources, Namespaces: f.namespaces, AllNamespaces: f.allNamespaces, Selector: f.selector,
+		Output: output, IncludeSystemObjects: f.includeSystem,
+		Auth: destination.AuthFromData(auth), CacheDir: f.cacheDir, Identities: ids,
+		Out: stdout, Summary: stderr,
+	})
+}
+
+// readIdentities reads the X25519 age identities of a file, as sops reads SOPS_AGE_KEY_FILE.
+func readIdentities(path string) ([]*age.X25519Identity, error) {
+	if path == "" {
+		return nil, nil
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--age-identity-file: %w", err)
+	}
+	defer file.Close()
+	parsed, err := age.ParseIdentities(file)
+	if err != nil {
+		return nil, errors.New("--age-identity-file: not an age identity file")
+	}
+	var ids []*age.X25519Identity
+	for _, id := range parsed {
+		if x, ok := id.(*age.X25519Identity); ok {
+			ids = append(ids, x)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("--age-identity-file: no X25519 identity")
+	}
+	return ids, nil
+}

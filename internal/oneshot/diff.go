@@ -1,0 +1,296 @@
+package oneshot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/cluster"
+	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/resync"
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
+)
+
+// ErrDifferent is Diff's answer when Git and the cluster differ (exit status 1, as flux diff).
+var ErrDifferent = errors.New("git and the cluster differ")
+
+// Diff compares the files of o.Repo at o.Ref with the live objects o selects, rendered as
+// snapshot renders them. It prints a unified diff per file that differs to o.Out and a
+// summary line to o.Summary, and returns ErrDifferent when anything differs. Secrets are
+// compared by plaintext with o.Identities and never printed: only the keys that differ.
+func Diff(ctx context.Context, o Options) error {
+	o = o.withDefaults()
+	c, err := cluster.New(o.Config)
+	if err != nil {
+		return err
+	}
+	cat, err := c.Catalog(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := standalone(cat, o)
+	if err != nil {
+		return err
+	}
+	if len(o.Identities) > 0 {
+		// Encrypting to an identity of the caller's own gives each Secret's plaintext, which
+		// is all a comparison needs.
+		if t.Encrypter, err = secrets.NewEncrypter([]string{o.Identities[0].Recipient().String()}, o.Identities[0]); err != nil {
+			return err
+		}
+	}
+	if gitrepo.IsLocalPath(o.Repo) {
+		if _, err := os.Stat(o.Repo); err != nil {
+			return fmt.Errorf("--repo %s: %w", o.Repo, err)
+		}
+	}
+	b := resync.Build(ctx, o.Log, resync.APIObjects{Dynamic: c.Dynamic}, t, cat.Unavailable)
+	for gr, err := range b.Failed {
+		return fmt.Errorf("list %s: %w", gr, err)
+	}
+	repo, err := gitrepo.Open(ctx, o.repoOptions(t))
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	var d differ
+	err = repo.ViewAt(ctx, o.Ref, func(_ context.Context, head gitrepo.Head) error {
+		d = differ{o: o, t: t, b: b, head: head, sel: selects(t)}
+		if len(t.Sources) > 0 {
+			d.labels = t.Sources[0].Selector
+		}
+		return d.run()
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Summary, "diff: %d changed, %d only in Git, %d only in the cluster, %d unchanged", d.changed, d.onlyGit, d.onlyCluster, d.same)
+	if d.secretsSkipped || b.Skipped > 0 {
+		fmt.Fprint(o.Summary, ", Secrets not compared (no age identity)")
+	}
+	fmt.Fprintln(o.Summary)
+	if d.changed+d.onlyGit+d.onlyCluster > 0 {
+		return ErrDifferent
+	}
+	return nil
+}
+
+// differ compares one tree of desired files with one Git revision.
+type differ struct {
+	o    Options
+	t    *destination.Target
+	b    *resync.Built
+	head gitrepo.Head
+	sel  func(snapshot.Key) bool
+	// labels is the label selector; nil selects everything.
+	labels labels.Selector
+
+	changed, onlyGit, onlyCluster, same int
+	secretsSkipped                      bool
+}
+
+func (d *differ) run() error {
+	files, err := resync.Files(d.head, d.t.BaseFolder)
+	if err != nil {
+		return err
+	}
+	paths := map[string]bool{}
+	for p := range d.b.Tree {
+		paths[p] = true
+	}
+	for p := range files {
+		if k, ok := snapshot.ParsePath(d.t.BaseFolder, p); ok && d.sel(k) && !d.b.Keep(k) {
+			if isSecret(k) && len(d.o.Identities) == 0 {
+				d.secretsSkipped = true
+				continue
+			}
+			paths[p] = true
+		}
+	}
+	sorted := make([]string, 0, len(paths))
+	for p := range paths {
+		sorted = append(sorted, p)
+	}
+	sort.Strings(sorted)
+	for _, p := range sorted {
+		if err := d.file(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// file compares one path and prints what differs.
+func (d *differ) file(p string) error {
+	want, inCluster := d.b.Tree[p]
+	got, found, err := d.head.Read(p)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p, err)
+	}
+	if !found {
+		got = nil
+	}
+	if !inCluster && d.sel != nil && d.labels != nil && !d.labels.Matches(labelsOf(got)) {
+		return nil // not selected: its object would not be either
+	}
+	if f, encrypted := d.b.Encrypted[p]; encrypted {
+		want = f.Plain
+	}
+	k, _ := snapshot.ParsePath(d.t.BaseFolder, p)
+	if isSecret(k) && got != nil {
+		plain, err := secrets.Decrypt(got, d.o.Identities)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		got = plain
+	}
+	switch {
+	case got == nil && !inCluster:
+		return nil
+	case got == nil:
+		d.onlyCluster++
+	case !inCluster:
+		d.onlyGit++
+	case sameYAML(got, want, isSecret(k)):
+		d.same++
+		return nil
+	default:
+		d.changed++
+	}
+	if isSecret(k) {
+		fmt.Fprintf(d.o.Out, "secret %s: %s\n", p, secretKeys(got, want))
+		return nil
+	}
+	return unified(d.o, p, got, want)
+}
+
+// sameYAML compares two renderings; a decrypted Secret is compared as data, since SOPS
+// writes YAML in its own style.
+func sameYAML(a, b []byte, secret bool) bool {
+	if !secret {
+		return bytes.Equal(a, b)
+	}
+	var x, y any
+	return yaml.Unmarshal(a, &x) == nil && yaml.Unmarshal(b, &y) == nil && fmt.Sprint(x) == fmt.Sprint(y)
+}
+
+// secretKeys says which keys of a Secret differ, never their values.
+func secretKeys(git, cluster []byte) string {
+	switch {
+	case git == nil:
+		return "only in the cluster"
+	case cluster == nil:
+		return "only in Git"
+	}
+	a, b := secretValues(git), secretValues(cluster)
+	var keys []string
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			keys = append(keys, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if len(keys) == 0 {
+		return "metadata or type differ"
+	}
+	return fmt.Sprintf("keys differ: %v", keys)
+}
+
+// secretValues is a Secret's data and stringData, by key.
+func secretValues(doc []byte) map[string]string {
+	var s struct {
+		Data       map[string]string `json:"data"`
+		StringData map[string]string `json:"stringData"`
+	}
+	_ = yaml.Unmarshal(doc, &s)
+	out := map[string]string{}
+	for k, v := range s.Data {
+		out[k] = v
+	}
+	for k, v := range s.StringData {
+		out[k] = "string:" + v
+	}
+	return out
+}
+
+func isSecret(k snapshot.Key) bool { return k.Resource.Group == "" && k.Resource.Resource == "secrets" }
+
+// unified prints the diff of one file from Git to the cluster.
+func unified(o Options, p string, git, cluster []byte) error {
+	from, to := "git/"+p, "cluster/"+p
+	if git == nil {
+		from = "/dev/null"
+	}
+	if cluster == nil {
+		to = "/dev/null"
+	}
+	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(string(git)), B: difflib.SplitLines(string(cluster)),
+		FromFile: from, ToFile: to, Context: 3,
+	})
+	if err != nil {
+		return fmt.Errorf("diff %s: %w", p, err)
+	}
+	_, err = fmt.Fprint(o.Out, text)
+	return err
+}
+
+// selects reports whether a file in Git belongs to what o selects: its resource, its
+// namespace, and with a label selector, its labels.
+func selects(t *destination.Target) func(snapshot.Key) bool {
+	type where struct {
+		namespaced bool
+		all        bool
+		in         map[string]bool
+	}
+	by := map[string]*where{}
+	for _, s := range t.Sources {
+		gr := s.Resource.GVR.GroupResource().String()
+		w := by[gr]
+		if w == nil {
+			w = &where{namespaced: s.Resource.Namespaced, in: map[string]bool{}}
+			by[gr] = w
+		}
+		if s.Namespace == "" {
+			w.all = true
+		}
+		w.in[s.Namespace] = true
+	}
+	return func(k snapshot.Key) bool {
+		w := by[k.Resource.String()]
+		switch {
+		case w == nil:
+			return false
+		case !w.namespaced:
+			return k.Namespace == ""
+		default:
+			return k.Namespace != "" && (w.all || w.in[k.Namespace])
+		}
+	}
+}
+
+// labelsOf reads the labels of a file's object.
+func labelsOf(doc []byte) labels.Set {
+	var m struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	_ = yaml.Unmarshal(doc, &m)
+	return m.Metadata.Labels
+}
