@@ -28,6 +28,7 @@ commands:
   run        keep Git in step with the cluster (the controller)
   snapshot   one full resync of every GitDestination, or of --repo (standalone), then exit
   diff       compare the files of --repo (at --ref) with the live cluster; exit 0 same, 1 differ, 2 error
+  restore    server-side apply the files of --repo (at --ref) in dependency order, a report line per object
   version    print version, commit and Go version
 
 Run 'gitops-reverser <command> --help' for the flags of a command.
@@ -67,13 +68,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return snapshotCommand(ctx, args[1:], stdout, stderr)
 	case "diff":
 		return diffCommand(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return restoreCommand(ctx, args[1:], stdout, stderr)
 	case "run":
 		return runCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (want run, snapshot, diff or version)", args[0])
+		return fmt.Errorf("unknown command %q (want run, snapshot, diff, restore or version)", args[0])
 	}
 }
 
@@ -164,7 +167,7 @@ func parse(fs *pflag.FlagSet, args []string, stdout io.Writer) error {
 		}
 		return err
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 && fs.Name() != "restore" { // restore takes paths
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error

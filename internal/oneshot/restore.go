@@ -1,0 +1,450 @@
+package oneshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/cluster"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
+)
+
+// FieldManager is the field manager of restore's server-side applies.
+const FieldManager = "gitops-reverser-restore"
+
+// Existing says what restore does with an object that already exists.
+type Existing string
+
+const (
+	// ExistingSkip leaves it as it is, with a warning when it differs from the file.
+	ExistingSkip Existing = "skip"
+	// ExistingUpdate applies the file, taking the fields it names from other managers.
+	ExistingUpdate Existing = "update"
+)
+
+// RestoreOptions are what restore adds to a selection of files.
+type RestoreOptions struct {
+	Existing Existing
+	// Prune deletes live objects of the selected resources and namespaces that Git lacks.
+	Prune bool
+	// DryRun sends everything as a server-side dry run.
+	DryRun bool
+	// Paths limit the files to these (repository paths, or folders of them); empty: all.
+	Paths []string
+	// Progress shows a progress bar (a terminal) instead of a line per object.
+	Progress bool
+}
+
+// ErrRestoreFailed is Restore's answer when any object failed; the report says which.
+var ErrRestoreFailed = errors.New("some objects were not restored")
+
+// restoreItem is one file to restore.
+type restoreItem struct {
+	path    string
+	obj     *unstructured.Unstructured
+	mapping *meta.RESTMapping
+	err     error // why it cannot be restored; then obj may be nil
+}
+
+// Restore server-side applies the selected files of o.Repo at o.Ref, in dependency order:
+// Namespaces, CRDs (until Established), the kinds others depend on, the rest, and admission
+// webhooks, admission policies and APIServices last. One bad file fails only itself. It
+// prints a line per object to o.Out.
+func Restore(ctx context.Context, o Options, r RestoreOptions) error {
+	o = o.withDefaults()
+	if r.Existing == "" {
+		r.Existing = ExistingSkip
+	}
+	c, err := cluster.New(o.Config)
+	if err != nil {
+		return err
+	}
+	if gitrepo.IsLocalPath(o.Repo) {
+		if _, err := os.Stat(o.Repo); err != nil {
+			return fmt.Errorf("--repo %s: %w", o.Repo, err)
+		}
+	}
+	sel, err := restoreSelection(o)
+	if err != nil {
+		return err
+	}
+	repo, err := gitrepo.Open(ctx, gitrepo.Options{URL: o.Repo, Branch: o.Branch, Auth: o.Auth, Log: o.Log})
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	var items []*restoreItem
+	err = repo.ViewAt(ctx, o.Ref, func(_ context.Context, head gitrepo.Head) error {
+		items, err = readItems(head, o, r, sel)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Discovery))
+	rs := &restorer{o: o, r: r, dyn: c.Dynamic, mapper: mapper, out: o.Out}
+	if r.Progress {
+		rs.bar = progressbar.NewOptions(len(items), progressbar.OptionSetWriter(o.Summary), progressbar.OptionSetDescription("restore"), progressbar.OptionClearOnFinish())
+	}
+	rs.run(ctx, items)
+	if r.Prune {
+		rs.prune(ctx, items, sel)
+	}
+	fmt.Fprintf(o.Summary, "restore: %d created, %d updated, %d unchanged, %d skipped, %d deleted, %d failed%s\n",
+		rs.counts["created"], rs.counts["updated"], rs.counts["unchanged"], rs.counts["skipped"], rs.counts["deleted"], rs.counts["failed"], dryRunNote(r))
+	if rs.counts["failed"] > 0 {
+		return fmt.Errorf("%w: %d", ErrRestoreFailed, rs.counts["failed"])
+	}
+	return nil
+}
+
+func dryRunNote(r RestoreOptions) string {
+	if r.DryRun {
+		return " (server dry run: nothing changed)"
+	}
+	return ""
+}
+
+// selection is what restore takes of a repository: resources by group and name ("*": any),
+// namespaces ("" in the set: every one), a label selector, and paths.
+type selection struct {
+	resources  map[schema.GroupResource]bool // nil: every resource
+	namespaces map[string]bool               // nil: every namespace
+	labels     labels.Selector               // nil: everything
+}
+
+func restoreSelection(o Options) (selection, error) {
+	var s selection
+	rules, err := ParseResources(o.Resources)
+	if err != nil {
+		return s, err
+	}
+	for _, rule := range rules {
+		if rule.Resources[0] == "*" {
+			s.resources = nil
+			break
+		}
+		if s.resources == nil {
+			s.resources = map[schema.GroupResource]bool{}
+		}
+		s.resources[schema.GroupResource{Group: rule.APIGroups[0], Resource: rule.Resources[0]}] = true
+	}
+	if !o.AllNamespaces {
+		s.namespaces = map[string]bool{}
+		for _, ns := range o.Namespaces {
+			s.namespaces[ns] = true
+		}
+	}
+	if o.Selector != "" {
+		if s.labels, err = labels.Parse(o.Selector); err != nil {
+			return s, fmt.Errorf("--selector: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func (s selection) takes(k snapshot.Key) bool {
+	if s.resources != nil && !s.resources[k.Resource] {
+		return false
+	}
+	return k.Namespace == "" || s.namespaces == nil || s.namespaces[k.Namespace]
+}
+
+// readItems reads and checks the selected files of head. A file that does not parse, does
+// not decrypt or does not match its path becomes an item that fails.
+func readItems(head gitrepo.Head, o Options, r RestoreOptions, sel selection) ([]*restoreItem, error) {
+	files, err := head.Files(o.BaseFolder)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", o.Ref, err)
+	}
+	var items []*restoreItem
+	for p := range files {
+		k, ok := snapshot.ParsePath(o.BaseFolder, p)
+		if !ok || !sel.takes(k) || !underPaths(p, r.Paths) {
+			continue
+		}
+		it := &restoreItem{path: p}
+		items = append(items, it)
+		content, _, err := head.Read(p)
+		if err != nil {
+			it.err = fmt.Errorf("read: %w", err)
+			continue
+		}
+		if k.Resource.Group == "" && k.Resource.Resource == "secrets" {
+			if content, err = secrets.Decrypt(content, o.Identities); err != nil {
+				it.err = err
+				continue
+			}
+		}
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(content, &obj.Object); err != nil || obj.GetAPIVersion() == "" || obj.GetKind() == "" || obj.GetName() == "" {
+			it.err = errors.New("the file is not a Kubernetes object")
+			continue
+		}
+		if obj.GetNamespace() != k.Namespace || (snapshot.Path(o.BaseFolder, snapshot.Key{Namespace: obj.GetNamespace(), Resource: k.Resource, Name: obj.GetName()}) != p) {
+			it.err = fmt.Errorf("the file holds %s %s/%s, which does not belong at this path", obj.GetKind(), obj.GetNamespace(), obj.GetName())
+			continue
+		}
+		if sel.labels != nil && !sel.labels.Matches(labels.Set(obj.GetLabels())) {
+			items = items[:len(items)-1]
+			continue
+		}
+		it.obj = obj
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].path < items[j].path })
+	return items, nil
+}
+
+func underPaths(p string, paths []string) bool {
+	if len(paths) == 0 {
+		return true
+	}
+	for _, q := range paths {
+		q = strings.TrimSuffix(q, "/")
+		if p == q || strings.HasPrefix(p, q+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// restorer applies items and reports each.
+type restorer struct {
+	o      Options
+	r      RestoreOptions
+	dyn    dynamic.Interface
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+	out    io.Writer
+	bar    *progressbar.ProgressBar
+	counts map[string]int
+}
+
+// priority orders restores (Velero's order for what others depend on): lower first.
+func priority(gr schema.GroupResource) int {
+	switch gr.String() {
+	case "namespaces":
+		return 0
+	case "customresourcedefinitions.apiextensions.k8s.io":
+		return 1
+	case "validatingwebhookconfigurations.admissionregistration.k8s.io", "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+		"validatingadmissionpolicies.admissionregistration.k8s.io", "validatingadmissionpolicybindings.admissionregistration.k8s.io",
+		"mutatingadmissionpolicies.admissionregistration.k8s.io", "mutatingadmissionpolicybindings.admissionregistration.k8s.io",
+		"apiservices.apiregistration.k8s.io":
+		return 100
+	}
+	early := []string{"storageclasses.storage.k8s.io", "volumesnapshotclasses.snapshot.storage.k8s.io", "persistentvolumes",
+		"persistentvolumeclaims", "serviceaccounts", "secrets", "configmaps", "limitranges", "resourcequotas",
+		"roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io",
+		"clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io", "priorityclasses.scheduling.k8s.io",
+		"services"}
+	if i := slices.Index(early, gr.String()); i >= 0 {
+		return 2 + i
+	}
+	return 50
+}
+
+func (rs *restorer) run(ctx context.Context, items []*restoreItem) {
+	rs.counts = map[string]int{}
+	sort.SliceStable(items, func(i, j int) bool {
+		return priority(resourceOf(items[i].path, rs.o)) < priority(resourceOf(items[j].path, rs.o))
+	})
+	crdsDone := false
+	for _, it := range items {
+		gr := resourceOf(it.path, rs.o)
+		if !crdsDone && priority(gr) > 1 {
+			// New CRDs serve their kinds only once Established: wait, then look again.
+			rs.waitCRDs(ctx, items)
+			rs.mapper.Reset()
+			crdsDone = true
+		}
+		rs.apply(ctx, it)
+	}
+}
+
+func resourceOf(p string, o Options) schema.GroupResource {
+	k, _ := snapshot.ParsePath(o.BaseFolder, p)
+	return k.Resource
+}
+
+// apply restores one object and reports it.
+func (rs *restorer) apply(ctx context.Context, it *restoreItem) {
+	outcome, err := rs.applyOne(ctx, it)
+	if err != nil {
+		rs.report(it.path, "failed: "+oneLine(err))
+		return
+	}
+	rs.report(it.path, outcome)
+}
+
+func (rs *restorer) applyOne(ctx context.Context, it *restoreItem) (string, error) {
+	if it.err != nil {
+		return "", it.err
+	}
+	gvk := it.obj.GroupVersionKind()
+	m, err := rs.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return "", fmt.Errorf("the cluster does not serve %s", gvk.GroupKind())
+	}
+	if k, _ := snapshot.ParsePath(rs.o.BaseFolder, it.path); m.Resource.GroupResource() != k.Resource {
+		return "", fmt.Errorf("the file holds a %s, not %s", gvk.Kind, k.Resource)
+	}
+	it.mapping = m
+	ri := resourceFor(rs.dyn, m, it.obj.GetNamespace())
+	live, err := ri.Get(ctx, it.obj.GetName(), metav1.GetOptions{})
+	exists := err == nil
+	if err != nil && !apierrors.IsNotFound(err) {
+		return "", err
+	}
+	if exists && rs.r.Existing == ExistingSkip {
+		if differs(live, it.obj) {
+			return "skipped (exists and differs; --existing=update takes the file)", nil
+		}
+		return "unchanged", nil
+	}
+	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: rs.r.Existing == ExistingUpdate}
+	if rs.r.DryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	applied, err := ri.Apply(ctx, it.obj.GetName(), it.obj, opts)
+	switch {
+	case err != nil:
+		return "", err
+	case !exists:
+		return "created", nil
+	case !changed(live, applied):
+		return "unchanged", nil
+	default:
+		return "updated", nil
+	}
+}
+
+// changed reports whether an apply changed the object (a dry run bumps no resourceVersion).
+func changed(before, after *unstructured.Unstructured) bool {
+	a, err1 := snapshot.Plain(before)
+	b, err2 := snapshot.Plain(after)
+	return err1 != nil || err2 != nil || string(a) != string(b)
+}
+
+// differs reports whether the live object, rendered as snapshot renders it, is not the file.
+func differs(live, file *unstructured.Unstructured) bool {
+	a, err1 := snapshot.Plain(live)
+	b, err2 := snapshot.Plain(file)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	if string(a) == string(b) {
+		return false
+	}
+	clean, err := snapshot.PlainFor(live, snapshot.Clean)
+	return err != nil || string(clean) != string(b)
+}
+
+func resourceFor(dyn dynamic.Interface, m *meta.RESTMapping, namespace string) dynamic.ResourceInterface {
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return dyn.Resource(m.Resource).Namespace(namespace)
+	}
+	return dyn.Resource(m.Resource)
+}
+
+// waitCRDs waits until every restored CRD is Established, at most a minute.
+func (rs *restorer) waitCRDs(ctx context.Context, items []*restoreItem) {
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	deadline := time.Now().Add(time.Minute)
+	for _, it := range items {
+		if it.obj == nil || it.obj.GetKind() != "CustomResourceDefinition" || rs.r.DryRun {
+			continue
+		}
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			u, err := rs.dyn.Resource(crds).Get(ctx, it.obj.GetName(), metav1.GetOptions{})
+			if err == nil && established(u) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
+func established(u *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// prune deletes the live objects of the restored resources and selected namespaces that Git
+// lacks.
+func (rs *restorer) prune(ctx context.Context, items []*restoreItem, sel selection) {
+	want := map[string]bool{}
+	mappings := map[schema.GroupVersionResource]*meta.RESTMapping{}
+	for _, it := range items {
+		want[it.path] = true
+		if it.mapping != nil {
+			mappings[it.mapping.Resource] = it.mapping
+		}
+	}
+	for _, m := range mappings {
+		l, err := rs.dyn.Resource(m.Resource).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			rs.report(m.Resource.String(), "prune failed: "+oneLine(err))
+			continue
+		}
+		for i := range l.Items {
+			u := &l.Items[i]
+			k := snapshot.Key{Namespace: u.GetNamespace(), Resource: m.Resource.GroupResource(), Name: u.GetName()}
+			p := snapshot.Path(rs.o.BaseFolder, k)
+			if want[p] || !sel.takes(k) || (sel.labels != nil && !sel.labels.Matches(labels.Set(u.GetLabels()))) {
+				continue
+			}
+			opts := metav1.DeleteOptions{}
+			if rs.r.DryRun {
+				opts.DryRun = []string{metav1.DryRunAll}
+			}
+			err := resourceFor(rs.dyn, m, u.GetNamespace()).Delete(ctx, u.GetName(), opts)
+			switch {
+			case apierrors.IsNotFound(err):
+			case err != nil:
+				rs.report(p, "failed: "+oneLine(err))
+			default:
+				rs.report(p, "deleted")
+			}
+		}
+	}
+}
+
+func (rs *restorer) report(p, outcome string) {
+	word, _, _ := strings.Cut(outcome, " ")
+	word = strings.TrimSuffix(word, ":")
+	rs.counts[word]++
+	if rs.bar != nil {
+		_ = rs.bar.Add(1)
+		if word != "failed" {
+			return
+		}
+	}
+	fmt.Fprintf(rs.out, "%s %s\n", p, outcome)
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
