@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
@@ -42,17 +40,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: `+user+`}]
 	c.Create(t, configMap(ns, "before", "v: \"1\""))
 
 	// The controller acts as the limited user.
-	kc := kubeconfig(t, "default")
-	cfg, err := clientcmd.LoadFromFile(kc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range cfg.AuthInfos {
-		a.Impersonate = user
-	}
-	if err := clientcmd.WriteToFile(*cfg, kc); err != nil {
-		t.Fatal(err)
-	}
+	kc := kubeconfigAs(t, "default", user)
 	startStandby(t, "--kubeconfig", kc)
 	eventually(t, 40*time.Second, "the free destination's backfill", func() (bool, string) {
 		_, ok := free.Files(t, "main")[ns+"/configmaps/before.yaml"]

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/labels"
@@ -240,7 +241,7 @@ func unified(o Options, p string, git, cluster []byte) error {
 		to = "/dev/null"
 	}
 	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(string(git)), B: difflib.SplitLines(string(cluster)),
+		A: lines(git), B: lines(cluster),
 		FromFile: from, ToFile: to, Context: 3,
 	})
 	if err != nil {
@@ -248,6 +249,18 @@ func unified(o Options, p string, git, cluster []byte) error {
 	}
 	_, err = fmt.Fprint(o.Out, text)
 	return err
+}
+
+// lines splits a file into its lines, each with its newline.
+func lines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	l := strings.SplitAfter(string(b), "\n")
+	if l[len(l)-1] == "" {
+		l = l[:len(l)-1]
+	}
+	return l
 }
 
 // selects reports whether a file in Git belongs to what o selects: its resource, its
