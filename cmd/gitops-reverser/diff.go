@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"filippo.io/age"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/oneshot"
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
@@ -49,6 +53,7 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		f            snapshotFlags
 		ref          string
 		identityFile string
+		identitySecr string
 	)
 	fs := pflag.NewFlagSet("diff", pflag.ContinueOnError)
 	f.bind(fs)
@@ -64,6 +69,7 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&f.includeSystem, "include-system-objects", false, "also compare the objects the control plane maintains itself, of the resources --resources names")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: in memory)")
 	fs.StringVar(&identityFile, "age-identity-file", os.Getenv("SOPS_AGE_KEY_FILE"), "age identities that decrypt the Secrets in Git (default $SOPS_AGE_KEY_FILE); without one Secrets are not compared")
+	fs.StringVar(&identitySecr, "age-identity-secret", "", "namespace/name of the controller's age identity Secret, which decrypts every Secret it wrote (instead of --age-identity-file)")
 	cfg, log, err := f.prepare(fs, args, stdout, stderr, func() error {
 		if f.repo == "" {
 			return errors.New("--repo is required")
@@ -87,6 +93,13 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ids, err := readIdentities(identityFile)
 	if err != nil {
 		return err
+	}
+	if identitySecr != "" {
+		id, err := identityFromSecret(ctx, cfg, identitySecr)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, id)
 	}
 	auth, err := authFromEnv()
 	if err != nil {
@@ -126,4 +139,21 @@ func readIdentities(path string) ([]*age.X25519Identity, error) {
 		return nil, errors.New("--age-identity-file: no X25519 identity")
 	}
 	return ids, nil
+}
+
+// identityFromSecret reads the controller's age identity from the Secret namespace/name.
+func identityFromSecret(ctx context.Context, cfg *rest.Config, ref string) (*age.X25519Identity, error) {
+	ns, name, ok := strings.Cut(ref, "/")
+	if !ok || ns == "" || name == "" {
+		return nil, fmt.Errorf("--age-identity-secret %q: want namespace/name", ref)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	id, err := secrets.LoadIdentity(ctx, kube, ns, name)
+	if err != nil {
+		return nil, fmt.Errorf("--age-identity-secret: %w", err)
+	}
+	return id, nil
 }

@@ -19,6 +19,7 @@ func restoreCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		f            snapshotFlags
 		ref          string
 		identityFile string
+		identitySecr string
 		existing     string
 		prune        bool
 		dryRun       string
@@ -37,6 +38,7 @@ func restoreCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.BoolVar(&prune, "prune", false, "delete live objects of the restored resources and namespaces that Git lacks")
 	fs.StringVar(&dryRun, "dry-run", "none", "server: send everything as a server-side dry run and change nothing")
 	fs.StringVar(&identityFile, "age-identity-file", os.Getenv("SOPS_AGE_KEY_FILE"), "age identities that decrypt the Secrets in Git (default $SOPS_AGE_KEY_FILE)")
+	fs.StringVar(&identitySecr, "age-identity-secret", "", "namespace/name of the controller's age identity Secret, which decrypts every Secret it wrote (instead of --age-identity-file)")
 	cfg, log, err := f.prepare(fs, args, stdout, stderr, func() error {
 		if f.repo == "" {
 			return errors.New("--repo is required")
@@ -62,6 +64,13 @@ func restoreCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	ids, err := readIdentities(identityFile)
 	if err != nil {
 		return err
+	}
+	if identitySecr != "" {
+		id, err := identityFromSecret(ctx, cfg, identitySecr)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, id)
 	}
 	auth, err := authFromEnv()
 	if err != nil {

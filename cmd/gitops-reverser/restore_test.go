@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
 
@@ -56,6 +59,32 @@ func TestRestore(t *testing.T) {
 		"--resources", "configmaps,widgets.restore.example.com,customresourcedefinitions.apiextensions.k8s.io"); err != nil {
 		t.Fatalf("snapshot: %v\n%s", err, stderr)
 	}
+	// Secrets as a destination with encryption writes them: one the controller's identity
+	// (in a Secret of the cluster) opens, one nobody here can.
+	own, other := ageIdentity(t), ageIdentity(t)
+	c.Create(t, secretYAML(ns, "age-id", map[string][]byte{secrets.IdentityKey: []byte(own.String() + "\n")}))
+	for name, id := range map[string]*age.X25519Identity{"db": own, "undecryptable": other} {
+		enc, err := secrets.NewEncrypter([]string{id.Recipient().String()}, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := kubetest.Decode(t, secretYAML(ns, name, map[string][]byte{"password": []byte("s3cret")}))[0]
+		u.SetLabels(map[string]string{"restore-test": "yes"})
+		plain, err := snapshot.Plain(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, err := enc.Encrypt(plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(repo, ns, "secrets"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(repo, ns, "secrets", name+".yaml"), file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for p, content := range map[string]string{
 		ns + "/configmaps/broken.yaml":             "::: not yaml\n",
 		ns + "/configmaps/liar.yaml":               labelled(ns, "somebody-else", "k: v"),
@@ -82,7 +111,7 @@ func TestRestore(t *testing.T) {
 	c.Create(t, labelled(ns, "extra", "k: x"))
 
 	restore := func(args ...string) (string, error) {
-		stdout, stderr, err := cli(t, append([]string{"restore", "--kubeconfig", kc, "--repo", repo, "-l", "restore-test=yes"}, args...)...)
+		stdout, stderr, err := cli(t, append([]string{"restore", "--kubeconfig", kc, "--repo", repo, "-l", "restore-test=yes", "--age-identity-secret", ns + "/age-id"}, args...)...)
 		return stdout + stderr, err
 	}
 	out, err := restore()
@@ -97,7 +126,9 @@ func TestRestore(t *testing.T) {
 		ns + "/configmaps/broken.yaml failed: the file is not a Kubernetes object",
 		ns + "/configmaps/liar.yaml failed: the file holds ConfigMap " + ns + "/somebody-else",
 		ns + "/gadgets.nowhere.example.com/g.yaml failed: the cluster does not serve Gadget.nowhere.example.com",
-		"restore: 3 created, 0 updated, 0 unchanged, 1 skipped, 0 deleted, 3 failed",
+		ns + "/secrets/db.yaml created",
+		ns + "/secrets/undecryptable.yaml failed: cannot decrypt",
+		"restore: 4 created, 0 updated, 0 unchanged, 1 skipped, 0 deleted, 4 failed",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -105,6 +136,12 @@ func TestRestore(t *testing.T) {
 	}
 	if _, err := c.Dynamic.Resource(widgets).Namespace(ns).Get(context.Background(), "w1", metav1.GetOptions{}); err != nil {
 		t.Errorf("the Widget was not restored: %v", err)
+	}
+	if db, err := c.Kube.CoreV1().Secrets(ns).Get(context.Background(), "db", metav1.GetOptions{}); err != nil || string(db.Data["password"]) != "s3cret" {
+		t.Errorf("the Secret was not restored with its value: %v", err)
+	}
+	if strings.Contains(out, "s3cret") || strings.Contains(out, "czNjcmV0") {
+		t.Errorf("a Secret's value was printed:\n%s", out)
 	}
 
 	good := []string{ns + "/configmaps/app.yaml", ns + "/configmaps/keep.yaml"}
@@ -130,4 +167,13 @@ func TestRestore(t *testing.T) {
 	if err != nil || !strings.Contains(out, "restore: 0 created, 0 updated, 2 unchanged, 0 skipped, 0 deleted, 0 failed") {
 		t.Errorf("a second restore: %v\n%s", err, out)
 	}
+}
+
+func ageIdentity(t *testing.T) *age.X25519Identity {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

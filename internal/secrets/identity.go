@@ -53,6 +53,16 @@ func LoadOrCreateIdentity(ctx context.Context, kube kubernetes.Interface, namesp
 	return id, nil
 }
 
+// LoadIdentity reads the controller's age identity from the Secret namespace/name and never
+// creates it: for the commands that decrypt what the controller wrote (diff, restore).
+func LoadIdentity(ctx context.Context, kube kubernetes.Interface, namespace, name string) (*age.X25519Identity, error) {
+	s, err := kube.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("get identity Secret %s/%s: %w", namespace, name, err)
+	}
+	return identityFromSecret(s)
+}
+
 func identitySecret(namespace, name string, id *age.X25519Identity) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
