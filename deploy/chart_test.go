@@ -14,6 +14,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -36,6 +37,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/strvals"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
@@ -1039,4 +1041,46 @@ func TestChartNotes(t *testing.T) {
 	if !strings.Contains(notes, "kubectl -n gitops-reverser rollout status deployment/gitops-reverser") {
 		t.Errorf("notes:\n%s", notes)
 	}
+}
+
+// TestReadmeHelmInstall: the README's install section gives `helm install gitops-reverser
+// charts/gitops-reverser` beside `kubectl apply -k deploy/`, and the --set values it shows
+// render together, lint clean and are admitted.
+func TestReadmeHelmInstall(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(kubetest.Root(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start, end := strings.Index(readme, "\n## Install in a cluster\n"), strings.Index(readme, "\n## Your first commit")
+	if start < 0 || end < start {
+		t.Fatal("README has no install section")
+	}
+	section := readme[start:end]
+	for _, want := range []string{"\nkubectl apply -k deploy/\n", "\nhelm install gitops-reverser charts/gitops-reverser\n"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the install section lacks %q", strings.TrimSpace(want))
+		}
+	}
+	vals := map[string]any{}
+	sets := regexp.MustCompile("--set (?:'([^']+)'|([^\\s`']+))").FindAllStringSubmatch(section, -1)
+	if len(sets) < 5 {
+		t.Fatalf("%d --set examples in the install section, want at least 5", len(sets))
+	}
+	for _, m := range sets {
+		if err := strvals.ParseInto(m[1]+m[2], vals); err != nil {
+			t.Fatalf("--set %s%s: %v", m[1], m[2], err)
+		}
+	}
+	values, err := yaml.Marshal(vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("values of the README's --set examples:\n%s", values)
+	r := release{values: string(values)}
+	objs := r.render(t)
+	assertLintClean(t, r)
+	s := chartServer(t)
+	s.createNamespaces(t, objs)
+	assertAdmitted(t, s, objs)
 }
