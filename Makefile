@@ -26,14 +26,17 @@ testbin:
 bin/controller-gen: hack/tools/go.mod
 	cd hack/tools && $(GO) build -o ../../bin/controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen
 
-## generate: deepcopy functions and CRD YAML from the Go types in api/
+## generate: deepcopy functions and CRD YAML from the Go types in api/ (deploy/crds, copied
+## to the Helm chart's crds/)
 generate: bin/controller-gen
 	bin/controller-gen object:headerFile=hack/boilerplate.go.txt paths=./api/... \
 		crd:maxDescLen=400 output:crd:artifacts:config=deploy/crds
+	rm -f charts/gitops-reverser/crds/*.yaml
+	cp deploy/crds/*.yaml charts/gitops-reverser/crds/
 
 ## verify-generate: fails when generated files are stale
 verify-generate: generate
-	@git diff --exit-code -- api deploy/crds || { echo "generated files are stale: run make generate"; exit 1; }
+	@git diff --exit-code -- api deploy/crds charts/gitops-reverser/crds || { echo "generated files are stale: run make generate"; exit 1; }
 
 test: testbin verify-generate
 	$(GO) vet ./...
