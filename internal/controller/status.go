@@ -70,9 +70,10 @@ func (rf *refresher) event(u interface {
 	rf.recorder.Event(ref, kind, cond.Reason, cond.Message)
 }
 
-// recordEvents starts recording Kubernetes Events; stop flushes and ends it.
+// recordEvents starts recording Kubernetes Events; stop flushes and ends it. It outlives ctx,
+// so the outcome of the writers' final flushes, which run after ctx ended, is recorded too.
 func (rf *refresher) recordEvents(ctx context.Context) (stop func()) {
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster := record.NewBroadcaster(record.WithContext(context.WithoutCancel(ctx)))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: rf.clients.Kube.CoreV1().Events("")})
 	rf.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "gitops-reverser"})
 	return broadcaster.Shutdown
