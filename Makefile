@@ -6,7 +6,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/gitops-reverser/gitops-reverser/internal/version.Version=$(VERSION) \
 	-X github.com/gitops-reverser/gitops-reverser/internal/version.Commit=$(COMMIT)
 
-.PHONY: all build image image-push testbin generate verify-generate test bench demo clean
+.PHONY: all build image image-push test-image testbin generate verify-generate test bench demo clean
 
 IMAGE ?= ghcr.io/gitops-reverser/gitops-reverser:$(VERSION)
 
@@ -33,6 +33,11 @@ image:
 ## ~/.docker/config.json: crane auth login or docker login)
 image-push:
 	$(IMAGE_BUILD) -push
+
+## test-image: builds the image with `make image` and checks its config and layers, and runs
+## the binary taken from it
+test-image:
+	cd hack/image && $(GO) vet ./... && $(GO) test -count=1 -timeout 30m ./...
 
 ## testbin: kube-apiserver and etcd built from the Go module proxy into bin/ (skipped when current)
 testbin:
