@@ -61,6 +61,7 @@ verify-generate: generate
 test: testbin verify-generate
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory test-image
 
 ## bench: tables of every benchmark beside its baseline measured in the same run
 bench: testbin build
