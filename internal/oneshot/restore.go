@@ -61,6 +61,7 @@ var ErrRestoreFailed = errors.New("some objects were not restored")
 // restoreItem is one file to restore.
 type restoreItem struct {
 	path    string
+	content []byte // the file, decrypted
 	obj     *unstructured.Unstructured
 	mapping *meta.RESTMapping
 	err     error // why it cannot be restored; then obj may be nil
@@ -197,7 +198,7 @@ func readItems(head gitrepo.Head, o Options, r RestoreOptions, sel selection) ([
 			}
 		}
 		obj := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(content, &obj.Object); err != nil || obj.GetAPIVersion() == "" || obj.GetKind() == "" || obj.GetName() == "" {
+		if err := decodeYAML(content, obj); err != nil || obj.GetAPIVersion() == "" || obj.GetKind() == "" || obj.GetName() == "" {
 			it.err = errors.New("the file is not a Kubernetes object")
 			continue
 		}
@@ -209,7 +210,7 @@ func readItems(head gitrepo.Head, o Options, r RestoreOptions, sel selection) ([
 			items = items[:len(items)-1]
 			continue
 		}
-		it.obj = obj
+		it.obj, it.content = obj, content
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].path < items[j].path })
 	return items, nil
@@ -316,7 +317,7 @@ func (rs *restorer) applyOne(ctx context.Context, it *restoreItem) (string, erro
 		return "", err
 	}
 	if exists && rs.r.Existing == ExistingSkip {
-		if differs(live, it.obj) {
+		if differs(live, it.content, isSecret(resourceKey(it.path, rs.o))) {
 			return "skipped (exists and differs; --existing=update takes the file)", nil
 		}
 		return "unchanged", nil
@@ -345,18 +346,29 @@ func changed(before, after *unstructured.Unstructured) bool {
 	return err1 != nil || err2 != nil || string(a) != string(b)
 }
 
-// differs reports whether the live object, rendered as snapshot renders it, is not the file.
-func differs(live, file *unstructured.Unstructured) bool {
-	a, err1 := snapshot.Plain(live)
-	b, err2 := snapshot.Plain(file)
-	if err1 != nil || err2 != nil {
-		return true
+// differs reports whether the live object, rendered as snapshot renders it (Clean or Full,
+// whichever the file was written in), is not the file.
+func differs(live *unstructured.Unstructured, file []byte, secret bool) bool {
+	for _, mode := range []snapshot.Output{snapshot.Clean, snapshot.Full} {
+		if b, err := snapshot.PlainFor(live, mode); err == nil && sameYAML(b, file, secret) {
+			return false
+		}
 	}
-	if string(a) == string(b) {
-		return false
+	return true
+}
+
+// decodeYAML decodes one object, integers as int64 as the API machinery does.
+func decodeYAML(doc []byte, obj *unstructured.Unstructured) error {
+	j, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		return err
 	}
-	clean, err := snapshot.PlainFor(live, snapshot.Clean)
-	return err != nil || string(clean) != string(b)
+	return obj.UnmarshalJSON(j)
+}
+
+func resourceKey(p string, o Options) snapshot.Key {
+	k, _ := snapshot.ParsePath(o.BaseFolder, p)
+	return k
 }
 
 func resourceFor(dyn dynamic.Interface, m *meta.RESTMapping, namespace string) dynamic.ResourceInterface {
