@@ -13,7 +13,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/oneshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
@@ -49,70 +48,24 @@ func diffCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var (
-		f            snapshotFlags
-		ref          string
-		identityFile string
-		identitySecr string
-	)
+	var f readerFlags
 	fs := pflag.NewFlagSet("diff", pflag.ContinueOnError)
-	f.bind(fs)
-	fs.StringVar(&f.repo, "repo", "", "repository URL or local path (required)")
-	fs.StringVar(&f.branch, "branch", "main", "branch whose files are compared")
-	fs.StringVar(&ref, "ref", "", "revision to compare: a commit, tag or expression such as main~1 (default: the branch head)")
-	fs.StringVar(&f.baseFolder, "base-folder", "", "folder in the repository that holds the files")
-	fs.StringSliceVar(&f.resources, "resources", nil, "resources to compare, plural[.group], comma-separated (default all)")
-	fs.StringArrayVarP(&f.namespaces, "namespace", "n", nil, "namespace to compare (repeatable; default the kubeconfig's namespace)")
-	fs.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "compare every namespace")
-	fs.StringVarP(&f.selector, "selector", "l", "", "label selector")
+	f.bind(fs, "compare")
 	fs.StringVar(&f.output, "output", "", "how the files were written, Clean or Full (default Clean)")
 	fs.BoolVar(&f.includeSystem, "include-system-objects", false, "also compare the objects the control plane maintains itself, of the resources --resources names")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: in memory)")
-	fs.StringVar(&identityFile, "age-identity-file", os.Getenv("SOPS_AGE_KEY_FILE"), "age identities that decrypt the Secrets in Git (default $SOPS_AGE_KEY_FILE); without one Secrets are not compared")
-	fs.StringVar(&identitySecr, "age-identity-secret", "", "namespace/name of the controller's age identity Secret, which decrypts every Secret it wrote (instead of --age-identity-file)")
-	cfg, log, err := f.prepare(fs, args, stdout, stderr, func() error {
-		if f.repo == "" {
-			return errors.New("--repo is required")
+	var output snapshot.Output
+	o, err := f.prepare(ctx, fs, args, stdout, stderr, func() (err error) {
+		if output, err = snapshot.ParseOutput(f.output); err != nil {
+			return fmt.Errorf("--output: %w", err)
 		}
-		return f.validateStandalone()
+		return nil
 	})
-	if err != nil || cfg == nil {
+	if err != nil || o == nil {
 		return err
 	}
-	if !f.allNamespaces && len(f.namespaces) == 0 {
-		ns, _, err := f.clientConfig().Namespace()
-		if err != nil {
-			return fmt.Errorf("kubeconfig namespace: %w", err)
-		}
-		f.namespaces = []string{ns}
-	}
-	output, err := snapshot.ParseOutput(f.output)
-	if err != nil {
-		return fmt.Errorf("--output: %w", err)
-	}
-	ids, err := readIdentities(identityFile)
-	if err != nil {
-		return err
-	}
-	if identitySecr != "" {
-		id, err := identityFromSecret(ctx, cfg, identitySecr)
-		if err != nil {
-			return err
-		}
-		ids = append(ids, id)
-	}
-	auth, err := authFromEnv()
-	if err != nil {
-		return err
-	}
-	return oneshot.Diff(ctx, oneshot.Options{
-		Config: cfg, Log: log,
-		Repo: f.repo, Branch: f.branch, Ref: ref, BaseFolder: f.baseFolder,
-		Resources: f.resources, Namespaces: f.namespaces, AllNamespaces: f.allNamespaces, Selector: f.selector,
-		Output: output, IncludeSystemObjects: f.includeSystem,
-		Auth: destination.AuthFromData(auth), CacheDir: f.cacheDir, Identities: ids,
-		Out: stdout, Summary: stderr,
-	})
+	o.Output = output
+	return oneshot.Diff(ctx, *o)
 }
 
 // readIdentities reads the X25519 age identities of a file, as sops reads SOPS_AGE_KEY_FILE.

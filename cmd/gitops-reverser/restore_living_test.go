@@ -12,25 +12,13 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 )
 
-// roundTripWorkloads are, beside shopObjects (ConfigMaps, a Deployment, a custom resource), what
-// a cluster holds: a Secret, a Service and RBAC.
-const roundTripWorkloads = `
+// roundTripExtras are, beside roundTripObjects and shopObjects (ConfigMaps, a Service, a Role,
+// a Deployment, a custom resource), a Secret and a RoleBinding.
+const roundTripExtras = `
 apiVersion: v1
 kind: Secret
 metadata: {name: db, namespace: shop}
 stringData: {password: s3cret-round-trip}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {app: web}
-  ports: [{port: 80}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: reader, namespace: shop}
-rules: [{apiGroups: [""], resources: [configmaps], verbs: [get]}]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
@@ -45,9 +33,10 @@ subjects: [{kind: User, name: jane@acme.com, apiGroup: rbac.authorization.k8s.io
 func TestLivingRestoreRoundTrip(t *testing.T) {
 	a, kcA := startLiving(t)
 	a.Namespace(t, "shop")
+	a.Namespace(t, "store")
 	a.Namespace(t, "gitops-reverser")
 	a.InstallCRDs(t, orderCRD)
-	a.Create(t, shopObjects("shop")+"---\n"+roundTripWorkloads)
+	a.Create(t, roundTripObjects+"---\n"+roundTripExtras+"---\n"+shopObjects("store"))
 	nodesSettled(t, a)
 	user := ageIdentity(t)
 	idFile := filepath.Join(t.TempDir(), "keys.txt")
@@ -73,7 +62,7 @@ spec:
 	}
 	headA := snapshotOf(kcA)
 	files := remote.Files(t, "main")
-	for _, p := range []string{"shop/deployments.apps/web.yaml", "shop/secrets/db.yaml", "shop/icecreamorders.shop.example.com/alices-order.yaml",
+	for _, p := range []string{"store/deployments.apps/web.yaml", "shop/secrets/db.yaml", "store/icecreamorders.shop.example.com/alices-order.yaml",
 		"_cluster/customresourcedefinitions.apiextensions.k8s.io/icecreamorders.shop.example.com.yaml", "gitops-reverser/secrets/gitops-reverser-age-identity.yaml",
 		"shop/rolebindings.rbac.authorization.k8s.io/readers.yaml", "gitops-reverser/gitdestinations.reverser.gitops.dev/backup.yaml"} {
 		if _, ok := files[p]; !ok {
@@ -95,11 +84,11 @@ spec:
 		return stdout + stderr
 	}
 	out := restore()
-	if !strings.Contains(out, "shop/deployments.apps/web.yaml created") || !strings.Contains(out, "shop/icecreamorders.shop.example.com/alices-order.yaml created") {
+	if !strings.Contains(out, "store/deployments.apps/web.yaml created") || !strings.Contains(out, "store/icecreamorders.shop.example.com/alices-order.yaml created") {
 		t.Errorf("first restore:\n%s", out)
 	}
 	eventually(t, 60*time.Second, "the restored Deployment's Pods running", func() (bool, string) {
-		pods, err := b.Kube.CoreV1().Pods("shop").List(t.Context(), metav1.ListOptions{LabelSelector: "app=web"})
+		pods, err := b.Kube.CoreV1().Pods("store").List(t.Context(), metav1.ListOptions{LabelSelector: "app=web"})
 		if err != nil {
 			return false, err.Error()
 		}

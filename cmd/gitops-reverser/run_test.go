@@ -18,6 +18,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
+	"github.com/gitops-reverser/gitops-reverser/internal/testutil/logs"
 )
 
 // controllerProc is `gitops-reverser run` running in-process.
@@ -25,7 +26,7 @@ type controllerProc struct {
 	health, metrics string
 	cancel          context.CancelFunc
 	done            chan error
-	logs            *syncBuffer
+	logs            *logs.Buffer
 	once            sync.Once
 }
 
@@ -55,7 +56,7 @@ func startControllerOn(t *testing.T, e *kubetest.Env, extra ...string) *controll
 
 func standbyOn(t *testing.T, e *kubetest.Env, extra ...string) *controllerProc {
 	t.Helper()
-	p := &controllerProc{health: kubetest.FreeAddr(t), metrics: kubetest.FreeAddr(t), done: make(chan error, 1), logs: &syncBuffer{}}
+	p := &controllerProc{health: kubetest.FreeAddr(t), metrics: kubetest.FreeAddr(t), done: make(chan error, 1), logs: &logs.Buffer{}}
 	cfg := kubeconfigOf(t, e, "default")
 	args := append([]string{"run", "--kubeconfig", cfg,
 		"--health-addr", p.health, "--metrics-addr", p.metrics,
@@ -86,23 +87,6 @@ func (p *controllerProc) stop(t *testing.T) {
 			t.Logf("controller logs:\n%s", p.logs.String())
 		}
 	})
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func httpGet(url string) (int, string) {

@@ -47,3 +47,16 @@ func (c *Clients) Catalog(ctx context.Context) (*discovery.Catalog, error) {
 	}
 	return cat, nil
 }
+
+// Connect makes the clients of cfg and reads what the server serves.
+func Connect(ctx context.Context, cfg *rest.Config) (*Clients, *discovery.Catalog, error) {
+	c, err := New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, err := c.Catalog(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, cat, nil
+}

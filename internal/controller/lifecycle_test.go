@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
+	"github.com/gitops-reverser/gitops-reverser/internal/testutil/logs"
 )
 
 var env *kubetest.Env
@@ -59,11 +58,11 @@ spec:
 			AgeIdentitySecret: "age", CacheDir: t.TempDir(), AuthorEmailDomain: "cluster.local",
 			Webhook: WebhookOptions{Addr: webhookAddr, URL: "https://" + webhookAddr + "/validate", ConfigName: "lifecycle", Service: "lifecycle"},
 		}
-		var logs syncBuffer
-		o.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		var out logs.Buffer
+		o.Log = slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		defer func() {
 			if t.Failed() {
-				t.Logf("start %d: controller logs:\n%s", i, logs.String())
+				t.Logf("start %d: controller logs:\n%s", i, out.String())
 			}
 		}()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -133,21 +132,4 @@ func ready(addr string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

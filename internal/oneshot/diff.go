@@ -31,11 +31,7 @@ var ErrDifferent = errors.New("git and the cluster differ")
 // compared by plaintext with o.Identities and never printed: only the keys that differ.
 func Diff(ctx context.Context, o Options) error {
 	o = o.withDefaults()
-	c, err := cluster.New(o.Config)
-	if err != nil {
-		return err
-	}
-	cat, err := c.Catalog(ctx)
+	c, cat, err := cluster.Connect(ctx, o.Config)
 	if err != nil {
 		return err
 	}
@@ -50,10 +46,8 @@ func Diff(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	if gitrepo.IsLocalPath(o.Repo) {
-		if _, err := os.Stat(o.Repo); err != nil {
-			return fmt.Errorf("--repo %s: %w", o.Repo, err)
-		}
+	if err := o.repoExists(); err != nil {
+		return err
 	}
 	b := resync.Build(ctx, o.Log, resync.APIObjects{Dynamic: c.Dynamic}, t, cat.Unavailable)
 	for gr, err := range b.Failed {
@@ -82,6 +76,16 @@ func Diff(ctx context.Context, o Options) error {
 	fmt.Fprintln(o.Summary)
 	if d.changed+d.onlyGit+d.onlyCluster > 0 {
 		return ErrDifferent
+	}
+	return nil
+}
+
+// repoExists refuses a local repository path that does not exist: reading never creates one.
+func (o Options) repoExists() error {
+	if gitrepo.IsLocalPath(o.Repo) {
+		if _, err := os.Stat(o.Repo); err != nil {
+			return fmt.Errorf("--repo %s: %w", o.Repo, err)
+		}
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -80,10 +79,8 @@ func Restore(ctx context.Context, o Options, r RestoreOptions) error {
 	if err != nil {
 		return err
 	}
-	if gitrepo.IsLocalPath(o.Repo) {
-		if _, err := os.Stat(o.Repo); err != nil {
-			return fmt.Errorf("--repo %s: %w", o.Repo, err)
-		}
+	if err := o.repoExists(); err != nil {
+		return err
 	}
 	sel, err := restoreSelection(o)
 	if err != nil {

@@ -72,11 +72,7 @@ var ErrFailed = errors.New("snapshot failed")
 // Run snapshots every target once.
 func Snapshot(ctx context.Context, o Options) error {
 	o = o.withDefaults()
-	c, err := cluster.New(o.Config)
-	if err != nil {
-		return err
-	}
-	cat, err := c.Catalog(ctx)
+	c, cat, err := cluster.Connect(ctx, o.Config)
 	if err != nil {
 		return err
 	}
