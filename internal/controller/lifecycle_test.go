@@ -83,6 +83,9 @@ spec:
 		for until != nil && !until() && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
 		}
+		if until != nil && !until() {
+			t.Errorf("start %d: Git did not converge within a minute", i)
+		}
 		cancel()
 		select {
 		case err := <-done:
