@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -234,8 +235,13 @@ type restorer struct {
 	mapper *restmapper.DeferredDiscoveryRESTMapper
 	out    io.Writer
 	bar    *progressbar.ProgressBar
+
+	mu     sync.Mutex // guards counts and the output
 	counts map[string]int
 }
+
+// applyWorkers bounds the server-side applies in flight within one priority tier.
+const applyWorkers = 8
 
 // priority orders restores (Velero's order for what others depend on): lower first.
 func priority(gr schema.GroupResource) int {
@@ -266,17 +272,42 @@ func (rs *restorer) run(ctx context.Context, items []*restoreItem) {
 	sort.SliceStable(items, func(i, j int) bool {
 		return priority(resourceOf(items[i].path, rs.o)) < priority(resourceOf(items[j].path, rs.o))
 	})
+	// Tiers go one after the other; the objects of one tier, which do not depend on each
+	// other, are applied in parallel.
 	crdsDone := false
-	for _, it := range items {
-		gr := resourceOf(it.path, rs.o)
-		if !crdsDone && priority(gr) > 1 {
+	for start := 0; start < len(items); {
+		tier := priority(resourceOf(items[start].path, rs.o))
+		end := start
+		for end < len(items) && priority(resourceOf(items[end].path, rs.o)) == tier {
+			end++
+		}
+		if !crdsDone && tier > 1 {
 			// New CRDs serve their kinds only once Established: wait, then look again.
 			rs.waitCRDs(ctx, items)
 			rs.mapper.Reset()
 			crdsDone = true
 		}
-		rs.apply(ctx, it)
+		rs.applyAll(ctx, items[start:end])
+		start = end
 	}
+}
+
+// applyAll applies items with at most applyWorkers at once.
+func (rs *restorer) applyAll(ctx context.Context, items []*restoreItem) {
+	next := make(chan *restoreItem)
+	var wg sync.WaitGroup
+	for range min(applyWorkers, len(items)) {
+		wg.Go(func() {
+			for it := range next {
+				rs.apply(ctx, it)
+			}
+		})
+	}
+	for _, it := range items {
+		next <- it
+	}
+	close(next)
+	wg.Wait()
 }
 
 func resourceOf(p string, o Options) schema.GroupResource {
@@ -446,6 +477,8 @@ func (rs *restorer) prune(ctx context.Context, items []*restoreItem, sel selecti
 func (rs *restorer) report(p, outcome string) {
 	word, _, _ := strings.Cut(outcome, " ")
 	word = strings.TrimSuffix(word, ":")
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
 	rs.counts[word]++
 	if rs.bar != nil {
 		_ = rs.bar.Add(1)
