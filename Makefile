@@ -65,6 +65,7 @@ test: testbin verify-generate
 
 ## bench: tables of every benchmark beside its baseline measured in the same run
 bench: testbin build
+	hack/testbin.sh kubectl
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./bench/...
 	$(GO) test -run='^$$' -bench=BenchmarkHandler -count=1 ./internal/webhook/
 	$(GO) test -run='^$$' -bench=. -count=1 ./internal/gitrepo/

@@ -53,7 +53,13 @@ func (r *Repo) fetch(ctx context.Context) error {
 // forcing: a remote branch that is not at base any more gives errMoved.
 func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, pack *builtPack) (err error) {
 	// A large pack may take longer than the timeout to send: a push is given up only when it
-	// stops making progress (see progressReader).
+	// stops making progress (see progressReader). A push to a local remote takes milliseconds
+	// and is not stopped by the caller: go-git stops git with SIGKILL, and a git-receive-pack
+	// killed while it updates the branch leaves the branch locked, so that every later push
+	// fails to update the ref. Only its own timeout (a hook that hangs) stops it.
+	if r.endpoint.Protocol == "file" {
+		ctx = context.WithoutCancel(ctx)
+	}
 	ctx, extend, cancel := idleContext(ctx, r.opts.Timeout)
 	defer cancel()
 	defer func() {
@@ -83,7 +89,7 @@ func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, pack *builtPac
 	req.Packfile = io.NopCloser(body)
 	sendCtx := ctx
 	if r.endpoint.Protocol == "file" {
-		// Cancelled while it writes the pack to git-receive-pack, go-git kills that process and
+		// Timed out while it writes the pack to git-receive-pack, go-git kills that process and
 		// waits for its index-pack child, which reads the same pipe and so waits for the rest of
 		// the pack: forever (go-git/go-git#614). A local pack is sent whole, then cancelled.
 		var stop context.CancelFunc
