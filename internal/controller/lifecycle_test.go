@@ -48,9 +48,8 @@ spec:
   destinationRef: {name: git}
   rules: [{apiGroups: [""], resources: [configmaps, secrets]}]
 `, ns, remote.URL, user.Recipient().String()))
-	webhookAddr := kubetest.FreeAddr(t)
 	run := func(i int, until func() bool) {
-		health := kubetest.FreeAddr(t)
+		health, webhookAddr := kubetest.FreeAddr(t), kubetest.FreeAddr(t)
 		o := Options{
 			Config: env.Config, DiscoveryInterval: time.Second, ResyncInterval: time.Second,
 			MetricsAddr: kubetest.FreeAddr(t), HealthAddr: health,
@@ -70,6 +69,12 @@ spec:
 		go func() { done <- Run(ctx, o) }()
 		deadline := time.Now().Add(time.Minute)
 		for !ready(health) {
+			select {
+			case err := <-done:
+				cancel()
+				t.Fatalf("start %d: ended before it was ready: %v", i, err)
+			default:
+			}
 			if time.Now().After(deadline) {
 				cancel()
 				t.Fatalf("start %d: not ready", i)
