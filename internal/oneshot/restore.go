@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
@@ -76,7 +77,11 @@ func Restore(ctx context.Context, o Options, r RestoreOptions) error {
 	if r.Existing == "" {
 		r.Existing = ExistingSkip
 	}
-	c, err := cluster.New(o.Config)
+	// Thousands of applies at the client's default 50 requests a second would take minutes;
+	// the API server's priority and fairness protects it, as it does from kubectl.
+	cfg := rest.CopyConfig(o.Config)
+	cfg.QPS, cfg.Burst = 1000, 2000
+	c, err := cluster.New(cfg)
 	if err != nil {
 		return err
 	}
