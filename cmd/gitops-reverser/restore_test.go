@@ -111,7 +111,7 @@ func TestRestore(t *testing.T) {
 	c.Create(t, labelled(ns, "extra", "k: x"))
 
 	restore := func(args ...string) (string, error) {
-		stdout, stderr, err := cli(t, append([]string{"restore", "--kubeconfig", kc, "--repo", repo, "-l", "restore-test=yes", "--age-identity-secret", ns + "/age-id"}, args...)...)
+		stdout, stderr, err := cli(t, append([]string{"restore", "--kubeconfig", kc, "--repo", repo, "-A", "-l", "restore-test=yes", "--age-identity-secret", ns + "/age-id"}, args...)...)
 		return stdout + stderr, err
 	}
 	out, err := restore()

@@ -9,7 +9,7 @@ import (
 )
 
 // Messages follow the README's "Commits" table. They carry no trailing newline and no
-// trailer: Message adds the Kubernetes-User trailer.
+// trailer: Style.Batches adds the Kubernetes-User trailer (withTrailer).
 
 // ReconcileMessage is the message of a resync or snapshot commit:
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -25,6 +26,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/cluster"
+	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
@@ -66,6 +69,7 @@ type restoreItem struct {
 	obj     *unstructured.Unstructured
 	mapping *meta.RESTMapping
 	err     error // why it cannot be restored; then obj may be nil
+	applied bool  // created, updated or unchanged
 }
 
 // Restore server-side applies the selected files of o.Repo at o.Ref, in dependency order:
@@ -111,6 +115,10 @@ func Restore(ctx context.Context, o Options, r RestoreOptions) error {
 		rs.bar = progressbar.NewOptions(len(items), progressbar.OptionSetWriter(o.Summary), progressbar.OptionSetDescription("restore"), progressbar.OptionClearOnFinish())
 	}
 	rs.run(ctx, items)
+	if rs.bar != nil {
+		_ = rs.bar.Finish()
+		rs.bar = nil // prune prints its lines
+	}
 	if r.Prune {
 		rs.prune(ctx, items, sel)
 	}
@@ -129,35 +137,35 @@ func dryRunNote(r RestoreOptions) string {
 	return ""
 }
 
-// selection is what restore takes of a repository: resources by group and name ("*": any),
-// namespaces ("" in the set: every one), a label selector, and paths.
+// selection is what restore takes of a repository: resources by group and name (either may be
+// "*"), namespaces, and a label selector. Cluster-scoped objects come only with -A, except the
+// selected Namespaces themselves.
 type selection struct {
-	resources  map[schema.GroupResource]bool // nil: every resource
-	namespaces map[string]bool               // nil: every namespace
-	labels     labels.Selector               // nil: everything
+	resources  []schema.GroupResource // nil: every resource
+	all        bool                   // -A
+	namespaces map[string]bool
+	labels     labels.Selector // nil: everything
+	system     bool            // --include-system-objects
 }
 
+var namespacesGR = schema.GroupResource{Resource: "namespaces"}
+
 func restoreSelection(o Options) (selection, error) {
-	var s selection
+	s := selection{all: o.AllNamespaces, namespaces: map[string]bool{}, system: o.IncludeSystemObjects}
 	rules, err := ParseResources(o.Resources)
 	if err != nil {
 		return s, err
 	}
 	for _, rule := range rules {
-		if rule.Resources[0] == "*" {
+		gr := schema.GroupResource{Group: rule.APIGroups[0], Resource: rule.Resources[0]}
+		if gr.Group == "*" && gr.Resource == "*" {
 			s.resources = nil
 			break
 		}
-		if s.resources == nil {
-			s.resources = map[schema.GroupResource]bool{}
-		}
-		s.resources[schema.GroupResource{Group: rule.APIGroups[0], Resource: rule.Resources[0]}] = true
+		s.resources = append(s.resources, gr)
 	}
-	if !o.AllNamespaces {
-		s.namespaces = map[string]bool{}
-		for _, ns := range o.Namespaces {
-			s.namespaces[ns] = true
-		}
+	for _, ns := range o.Namespaces {
+		s.namespaces[ns] = true
 	}
 	if o.Selector != "" {
 		if s.labels, err = labels.Parse(o.Selector); err != nil {
@@ -167,11 +175,27 @@ func restoreSelection(o Options) (selection, error) {
 	return s, nil
 }
 
-func (s selection) takes(k snapshot.Key) bool {
-	if s.resources != nil && !s.resources[k.Resource] {
-		return false
+func (s selection) takesResource(gr schema.GroupResource) bool {
+	if s.resources == nil {
+		return true
 	}
-	return k.Namespace == "" || s.namespaces == nil || s.namespaces[k.Namespace]
+	for _, r := range s.resources {
+		if (r.Group == "*" || r.Group == gr.Group) && (r.Resource == "*" || r.Resource == gr.Resource) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s selection) takes(k snapshot.Key) bool {
+	switch {
+	case !s.takesResource(k.Resource):
+		return false
+	case k.Namespace == "":
+		return s.all || (k.Resource == namespacesGR && s.namespaces[k.Name])
+	default:
+		return s.all || s.namespaces[k.Namespace]
+	}
 }
 
 // readItems reads and checks the selected files of head. A file that does not parse, does
@@ -327,6 +351,7 @@ func (rs *restorer) apply(ctx context.Context, it *restoreItem) {
 		rs.report(it.path, "failed: "+oneLine(err))
 		return
 	}
+	it.applied = true
 	rs.report(it.path, outcome)
 }
 
@@ -416,15 +441,19 @@ func (rs *restorer) waitCRDs(ctx context.Context, items []*restoreItem) {
 	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	deadline := time.Now().Add(time.Minute)
 	for _, it := range items {
-		if it.obj == nil || it.obj.GetKind() != "CustomResourceDefinition" || rs.r.DryRun {
+		if !it.applied || it.obj.GetKind() != "CustomResourceDefinition" || rs.r.DryRun {
 			continue
 		}
-		for time.Now().Before(deadline) && ctx.Err() == nil {
+		for time.Now().Before(deadline) {
 			u, err := rs.dyn.Resource(crds).Get(ctx, it.obj.GetName(), metav1.GetOptions{})
 			if err == nil && established(u) {
 				break
 			}
-			time.Sleep(200 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 	}
 }
@@ -440,7 +469,8 @@ func established(u *unstructured.Unstructured) bool {
 }
 
 // prune deletes the live objects of the restored resources and selected namespaces that Git
-// lacks.
+// lacks, leaving what snapshot leaves out of Git (objects a controller owns, those the control
+// plane maintains) and, without -A, every cluster-scoped object.
 func (rs *restorer) prune(ctx context.Context, items []*restoreItem, sel selection) {
 	want := map[string]bool{}
 	mappings := map[schema.GroupVersionResource]*meta.RESTMapping{}
@@ -451,31 +481,46 @@ func (rs *restorer) prune(ctx context.Context, items []*restoreItem, sel selecti
 		}
 	}
 	for _, m := range mappings {
-		l, err := rs.dyn.Resource(m.Resource).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			rs.report(m.Resource.String(), "prune failed: "+oneLine(err))
+		namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+		if !namespaced && !sel.all {
 			continue
 		}
-		for i := range l.Items {
-			u := &l.Items[i]
-			k := snapshot.Key{Namespace: u.GetNamespace(), Resource: m.Resource.GroupResource(), Name: u.GetName()}
-			p := snapshot.Path(rs.o.BaseFolder, k)
-			if want[p] || !sel.takes(k) || (sel.labels != nil && !sel.labels.Matches(labels.Set(u.GetLabels()))) {
+		src := destination.Source{Resource: discovery.Resource{GVR: m.Resource, Namespaced: namespaced}, IncludeSystem: sel.system}
+		lists := []string{""}
+		if namespaced && !sel.all {
+			lists = slices.Sorted(maps.Keys(sel.namespaces))
+		}
+		for _, ns := range lists {
+			l, err := resourceFor(rs.dyn, m, ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				rs.report(m.Resource.GroupResource().String(), "failed: prune: "+oneLine(err))
 				continue
 			}
-			opts := metav1.DeleteOptions{}
-			if rs.r.DryRun {
-				opts.DryRun = []string{metav1.DryRunAll}
-			}
-			err := resourceFor(rs.dyn, m, u.GetNamespace()).Delete(ctx, u.GetName(), opts)
-			switch {
-			case apierrors.IsNotFound(err):
-			case err != nil:
-				rs.report(p, "failed: "+oneLine(err))
-			default:
-				rs.report(p, "deleted")
+			for i := range l.Items {
+				u := &l.Items[i]
+				k := snapshot.Key{Namespace: u.GetNamespace(), Resource: m.Resource.GroupResource(), Name: u.GetName()}
+				p := snapshot.Path(rs.o.BaseFolder, k)
+				if want[p] || !sel.takes(k) || !src.Accepts(u) || (sel.labels != nil && !sel.labels.Matches(labels.Set(u.GetLabels()))) {
+					continue
+				}
+				rs.delete(ctx, m, u, p)
 			}
 		}
+	}
+}
+
+func (rs *restorer) delete(ctx context.Context, m *meta.RESTMapping, u *unstructured.Unstructured, p string) {
+	opts := metav1.DeleteOptions{}
+	if rs.r.DryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	err := resourceFor(rs.dyn, m, u.GetNamespace()).Delete(ctx, u.GetName(), opts)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		rs.report(p, "failed: "+oneLine(err))
+	default:
+		rs.report(p, "deleted")
 	}
 }
 

@@ -69,7 +69,7 @@ type Options struct {
 // ErrFailed is returned when at least one destination failed; details are in the summary.
 var ErrFailed = errors.New("snapshot failed")
 
-// Run snapshots every target once.
+// Snapshot snapshots every target once.
 func Snapshot(ctx context.Context, o Options) error {
 	o = o.withDefaults()
 	c, cat, err := cluster.Connect(ctx, o.Config)

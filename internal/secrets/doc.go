@@ -1,5 +1,6 @@
-// Package secrets owns how Kubernetes Secrets are written to Git: as SOPS-encrypted YAML with
-// age recipients (README.md, "What ends up in Git": Secrets).
+// Package secrets owns how Kubernetes Secrets are written to Git, as SOPS-encrypted YAML with
+// age recipients (README.md, "What ends up in Git": Secrets), and read back (Decrypt, for diff
+// and restore).
 //
 // An Encrypter turns a sanitized Secret, already rendered as deterministic YAML, into the file
 // the `sops` CLI would write: apiVersion, kind, metadata and type in clear, the values under

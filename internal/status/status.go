@@ -76,6 +76,8 @@ func Reason(err error) string {
 		return v1alpha1.ReasonRepositoryNotFound
 	case errors.Is(err, gitrepo.ErrInvalidOptions):
 		return v1alpha1.ReasonInvalidSpec
+	case errors.Is(err, gitrepo.ErrSigning):
+		return v1alpha1.ReasonSigningKeyInvalid
 	default:
 		return v1alpha1.ReasonPushFailed
 	}
