@@ -111,6 +111,15 @@ func TestDiff(t *testing.T) {
 		t.Errorf("a Secret's value was printed:\n%s\n%s", stdout, stderr)
 	}
 
+	// With an identity that opens none of them, Secrets are not compared, the rest is.
+	other := filepath.Join(t.TempDir(), "other.txt")
+	if err := os.WriteFile(other, []byte(ageIdentity(t).String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = diffMain(t, "--kubeconfig", kc, "--repo", repo, "--resources", "configmaps,secrets", "--age-identity-file", other)
+	if code != 1 || !strings.Contains(stdout, "secret "+ns+"/secrets/db.yaml: not compared") || !strings.Contains(stderr, "1 Secrets not compared") {
+		t.Errorf("an identity that opens nothing: exit %d\n%s\n%s", code, stdout, stderr)
+	}
 	// Without an identity Secrets are not compared, and say so.
 	_, stderr, _ = diffMain(t, "--kubeconfig", kc, "--repo", repo, "--resources", "secrets")
 	if !strings.Contains(stderr, "Secrets not compared") {

@@ -73,6 +73,9 @@ func Diff(ctx context.Context, o Options) error {
 	if d.secretsSkipped || b.Skipped > 0 {
 		fmt.Fprint(o.Summary, ", Secrets not compared (no age identity)")
 	}
+	if d.undecryptable > 0 {
+		fmt.Fprintf(o.Summary, ", %d Secrets not compared (no identity given opens them)", d.undecryptable)
+	}
 	fmt.Fprintln(o.Summary)
 	if d.changed+d.onlyGit+d.onlyCluster > 0 {
 		return ErrDifferent
@@ -101,6 +104,7 @@ type differ struct {
 	labels labels.Selector
 
 	changed, onlyGit, onlyCluster, same int
+	undecryptable                       int // Secrets in Git none of the identities opens
 	secretsSkipped                      bool
 }
 
@@ -155,7 +159,10 @@ func (d *differ) file(p string) error {
 	if isSecret(k) && got != nil {
 		plain, err := secrets.Decrypt(got, d.o.Identities)
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			// Encrypted to other recipients: say so, and compare the rest.
+			d.undecryptable++
+			fmt.Fprintf(d.o.Out, "secret %s: not compared (%v)\n", p, err)
+			return nil
 		}
 		got = plain
 	}
