@@ -149,7 +149,7 @@ func (d *differ) file(p string) error {
 	if !found {
 		got = nil
 	}
-	if !inCluster && d.sel != nil && d.labels != nil && !d.labels.Matches(labelsOf(got)) {
+	if !inCluster && d.labels != nil && !d.labels.Matches(labelsOf(got)) {
 		return nil // not selected: its object would not be either
 	}
 	if f, encrypted := d.b.Encrypted[p]; encrypted {

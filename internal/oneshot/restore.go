@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"sort"
@@ -65,7 +64,8 @@ var ErrRestoreFailed = errors.New("some objects were not restored")
 // restoreItem is one file to restore.
 type restoreItem struct {
 	path    string
-	content []byte // the file, decrypted
+	key     snapshot.Key // parsed from path
+	content []byte       // the file, decrypted
 	obj     *unstructured.Unstructured
 	mapping *meta.RESTMapping
 	err     error // why it cannot be restored; then obj may be nil
@@ -110,7 +110,7 @@ func Restore(ctx context.Context, o Options, r RestoreOptions) error {
 		return err
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Discovery))
-	rs := &restorer{o: o, r: r, dyn: c.Dynamic, mapper: mapper, out: o.Out}
+	rs := &restorer{o: o, r: r, dyn: c.Dynamic, mapper: mapper}
 	if r.Progress {
 		rs.bar = progressbar.NewOptions(len(items), progressbar.OptionSetWriter(o.Summary), progressbar.OptionSetDescription("restore"), progressbar.OptionClearOnFinish())
 	}
@@ -211,14 +211,14 @@ func readItems(head gitrepo.Head, o Options, r RestoreOptions, sel selection) ([
 		if !ok || !sel.takes(k) || !underPaths(p, r.Paths) {
 			continue
 		}
-		it := &restoreItem{path: p}
+		it := &restoreItem{path: p, key: k}
 		items = append(items, it)
 		content, _, err := head.Read(p)
 		if err != nil {
 			it.err = fmt.Errorf("read: %w", err)
 			continue
 		}
-		if k.Resource.Group == "" && k.Resource.Resource == "secrets" {
+		if isSecret(k) {
 			if content, err = secrets.Decrypt(content, o.Identities); err != nil {
 				it.err = err
 				continue
@@ -262,7 +262,6 @@ type restorer struct {
 	r      RestoreOptions
 	dyn    dynamic.Interface
 	mapper *restmapper.DeferredDiscoveryRESTMapper
-	out    io.Writer
 	bar    *progressbar.ProgressBar
 
 	mu     sync.Mutex // guards counts and the output
@@ -299,15 +298,15 @@ func priority(gr schema.GroupResource) int {
 func (rs *restorer) run(ctx context.Context, items []*restoreItem) {
 	rs.counts = map[string]int{}
 	sort.SliceStable(items, func(i, j int) bool {
-		return priority(resourceOf(items[i].path, rs.o)) < priority(resourceOf(items[j].path, rs.o))
+		return priority(items[i].key.Resource) < priority(items[j].key.Resource)
 	})
 	// Tiers go one after the other; the objects of one tier, which do not depend on each
 	// other, are applied in parallel.
 	crdsDone := false
 	for start := 0; start < len(items); {
-		tier := priority(resourceOf(items[start].path, rs.o))
+		tier := priority(items[start].key.Resource)
 		end := start
-		for end < len(items) && priority(resourceOf(items[end].path, rs.o)) == tier {
+		for end < len(items) && priority(items[end].key.Resource) == tier {
 			end++
 		}
 		if !crdsDone && tier > 1 {
@@ -339,11 +338,6 @@ func (rs *restorer) applyAll(ctx context.Context, items []*restoreItem) {
 	wg.Wait()
 }
 
-func resourceOf(p string, o Options) schema.GroupResource {
-	k, _ := snapshot.ParsePath(o.BaseFolder, p)
-	return k.Resource
-}
-
 // apply restores one object and reports it.
 func (rs *restorer) apply(ctx context.Context, it *restoreItem) {
 	outcome, err := rs.applyOne(ctx, it)
@@ -364,8 +358,8 @@ func (rs *restorer) applyOne(ctx context.Context, it *restoreItem) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("the cluster does not serve %s", gvk.GroupKind())
 	}
-	if k, _ := snapshot.ParsePath(rs.o.BaseFolder, it.path); m.Resource.GroupResource() != k.Resource {
-		return "", fmt.Errorf("the file holds a %s, not %s", gvk.Kind, k.Resource)
+	if m.Resource.GroupResource() != it.key.Resource {
+		return "", fmt.Errorf("the file holds a %s, not %s", gvk.Kind, it.key.Resource)
 	}
 	it.mapping = m
 	ri := resourceFor(rs.dyn, m, it.obj.GetNamespace())
@@ -375,7 +369,7 @@ func (rs *restorer) applyOne(ctx context.Context, it *restoreItem) (string, erro
 		return "", err
 	}
 	if exists && rs.r.Existing == ExistingSkip {
-		if differs(live, it.content, isSecret(resourceKey(it.path, rs.o))) {
+		if differs(live, it.content, isSecret(it.key)) {
 			return "skipped (exists and differs; --existing=update takes the file)", nil
 		}
 		return "unchanged", nil
@@ -422,11 +416,6 @@ func decodeYAML(doc []byte, obj *unstructured.Unstructured) error {
 		return err
 	}
 	return obj.UnmarshalJSON(j)
-}
-
-func resourceKey(p string, o Options) snapshot.Key {
-	k, _ := snapshot.ParsePath(o.BaseFolder, p)
-	return k
 }
 
 func resourceFor(dyn dynamic.Interface, m *meta.RESTMapping, namespace string) dynamic.ResourceInterface {
@@ -536,7 +525,7 @@ func (rs *restorer) report(p, outcome string) {
 			return
 		}
 	}
-	fmt.Fprintf(rs.out, "%s %s\n", p, outcome)
+	fmt.Fprintf(rs.o.Out, "%s %s\n", p, outcome)
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
