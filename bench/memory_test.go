@@ -23,7 +23,7 @@ import (
 )
 
 // memNamespaces hold the ConfigMaps of the memory benchmark, apart from the others'.
-const memNamespaces = 20
+const memNamespaces = 10
 
 // BenchmarkWatchedMemory measures the controller's resident memory per watched ~1 KiB
 // ConfigMap at 10k, 50k and 100k objects (BENCH_MAX_OBJECTS lowers the top), beside a plain
@@ -74,6 +74,7 @@ func BenchmarkWatchedMemory(b *testing.B) {
 		"--resources", "configmaps", "-l", "bench=memory")
 	last.snap = snapped.seconds
 	last.startup, last.startupPeak, last.resyncCPU, last.commits = startupAndResync(b, binary, kc, dir, last.n)
+	defer oneShots(b, binary, baseline, kc, dir, last.n, snapped, snapRemote, last.startupPeak, last.ours)
 
 	perObject := func(rss, idle float64, n int) float64 { return (rss - idle) * 1024 / float64(n) }
 	fmt.Printf("\nResident memory per watched ConfigMap (~1 KiB), above the same process watching nothing (ours idle %.0f MiB, baseline idle %.0f MiB):\n\n", idle, baseIdle)

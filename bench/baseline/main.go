@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,18 +33,21 @@ func main() {
 	remote := fs.String("remote", "", "bare repository to push to")
 	work := fs.String("work", "", "working tree to write")
 	informer := fs.Bool("informer", false, "cache every ConfigMap in a dynamic informer and run until killed")
+	selector := fs.String("l", "", "label selector of the objects listed")
 	_ = fs.Parse(os.Args[1:])
-	run := run
+	var err error
 	if *informer {
-		run = func(kubeconfig, _, _ string) error { return cacheAll(kubeconfig) }
+		err = cacheAll(*kubeconfig)
+	} else {
+		err = run(*kubeconfig, *remote, *work, *selector)
 	}
-	if err := run(*kubeconfig, *remote, *work); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, remote, work string) error {
+func run(kubeconfig, remote, work, selector string) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return err
@@ -61,7 +65,7 @@ func run(kubeconfig, remote, work string) error {
 			return dyn.Resource(gvr).List(context.Background(), o)
 		}))
 		p.PageSize = 500
-		err := p.EachListItem(context.Background(), metav1.ListOptions{}, func(o runtime.Object) error {
+		err := p.EachListItem(context.Background(), metav1.ListOptions{LabelSelector: selector}, func(o runtime.Object) error {
 			u := o.(*unstructured.Unstructured)
 			b, err := yaml.Marshal(u.Object)
 			if err != nil {
@@ -73,6 +77,9 @@ func run(kubeconfig, remote, work string) error {
 			}
 			return os.WriteFile(filepath.Join(dir, u.GetName()+".yaml"), b, 0o644)
 		})
+		if apierrors.IsNotFound(err) {
+			continue // a kind the cluster does not serve (the CRD is not installed)
+		}
 		if err != nil {
 			return err
 		}

@@ -53,7 +53,7 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	f.bind(fs, "compare")
 	fs.StringVar(&f.output, "output", "", "how the files were written, Clean or Full (default Clean)")
 	fs.BoolVar(&f.includeSystem, "include-system-objects", false, "also compare the objects the control plane maintains itself, of the resources --resources names")
-	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: in memory)")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: a temporary directory, removed at the end)")
 	var output snapshot.Output
 	o, err := f.prepare(ctx, fs, args, stdout, stderr, func() (err error) {
 		if output, err = snapshot.ParseOutput(f.output); err != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -55,8 +56,17 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := os.MkdirAll(o.CacheDir, 0o700); err != nil {
 		return err
 	}
+	if os.Getenv("GOGC") == "" {
+		// The caches are large and long-lived, and the start-up decodes every watched object
+		// once as garbage: Go's default lets the heap grow to twice what is live before it
+		// collects, which doubles the start-up peak. Collecting at 1.5x bounds it.
+		debug.SetGCPercent(runGCPercent)
+	}
 	return controller.Run(ctx, *o)
 }
+
+// runGCPercent is the controller's GOGC unless the environment sets one.
+const runGCPercent = 50
 
 // serviceAccountNamespaceFile holds the pod's namespace in a cluster.
 const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"

@@ -49,7 +49,7 @@ func snapshotCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the changeset and write nothing")
 	fs.StringVar(&f.output, "output", "", "standalone: what files hold, Clean (the fields someone set, no server defaults) or Full (every field) (default Clean)")
 	fs.BoolVar(&f.includeSystem, "include-system-objects", false, "standalone: also write the objects the control plane maintains itself (kube-root-ca.crt, the kubernetes Service, auto-updated RBAC, ...) of the resources --resources names")
-	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: in memory)")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep clones here between runs (default: a temporary directory, removed at the end)")
 	fs.StringVar(&f.ageIdentity, "age-identity-secret", envOr("POD_NAMESPACE", "gitops-reverser")+"/gitops-reverser-age-identity",
 		"namespace/name of the Secret with the controller's age identity, shared with `run`, for destinations that encrypt Secrets")
 	cfg, log, err := f.prepare(fs, args, stdout, stderr, f.validateStandalone)

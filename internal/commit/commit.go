@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 )
@@ -82,7 +83,10 @@ func (s Style) Reconcile(cs diff.Changeset) gitrepo.Commit {
 func Files(cs diff.Changeset) []gitrepo.Change {
 	out := make([]gitrepo.Change, len(cs))
 	for i, ch := range cs {
-		out[i] = gitrepo.Change{Path: ch.Path, Content: ch.Content, Delete: ch.Content == nil}
+		out[i] = gitrepo.Change{Path: ch.Path, Content: ch.Content, Delete: ch.Op == change.Delete}
+		if ch.Content == nil {
+			out[i].Blob = ch.Hash // stored already by the resync that computed it
+		}
 	}
 	return out
 }

@@ -40,7 +40,7 @@ type Options struct {
 	// LeaderElectionID names the Lease.
 	LeaderElectionID  string
 	AuthorEmailDomain string
-	// CacheDir holds one clone per destination; "" keeps clones in memory.
+	// CacheDir holds one clone per destination; "" keeps clones in temporary directories.
 	CacheDir string
 	// Identity names this process in the Lease; the hostname when empty.
 	Identity string

@@ -18,28 +18,25 @@ type Options struct {
 	// Keep reports files that must not be deleted even though they are not desired: objects of
 	// a resource type whose list failed or whose API is unavailable. nil = keep nothing extra.
 	Keep func(snapshot.Key) bool
-	// Unchanged reports a desired file whose bytes differ from the head's but whose content is
-	// the same (a SOPS file encrypts the same plaintext differently every time). nil: bytes decide.
-	Unchanged func(path string) bool
 }
 
-// Diff compares the desired tree (path -> bytes, from snapshot.Tree) with the head files
-// (path -> Git blob hash) and returns adds, updates and orphan deletions sorted by path.
+// Diff compares the desired files (path -> blob hash) with the head files (path -> blob hash)
+// and returns adds, updates and orphan deletions sorted by path.
 //
 // A desired path missing at the head is added, one whose blob differs is updated; equal
 // content is no change. A head path that is not desired is deleted only when Prune is set,
 // the path is one of ours under BaseFolder (snapshot.ParsePath) and Keep does not claim it; README.md,
 // kustomization.yaml and other foreign files stay. Desired paths outside BaseFolder are still
 // written: checking them is the caller's job.
-func Diff(desired snapshot.Tree, current Current, opts Options) Changeset {
+func Diff(desired Desired, current Current, opts Options) Changeset {
 	var cs Changeset
-	for p, content := range desired {
+	for p, h := range desired {
 		head, ok := current[p]
 		switch {
 		case !ok:
-			cs = append(cs, Change{Path: p, Op: change.Create, Content: content})
-		case head != BlobHash(content) && (opts.Unchanged == nil || !opts.Unchanged(p)):
-			cs = append(cs, Change{Path: p, Op: change.Update, Content: content})
+			cs = append(cs, Change{Path: p, Op: change.Create, Hash: h})
+		case head != h:
+			cs = append(cs, Change{Path: p, Op: change.Update, Hash: h})
 		}
 	}
 	if opts.Prune {

@@ -21,10 +21,10 @@ func head(files map[string]string) Current {
 	return c
 }
 
-func tree(files map[string]string) snapshot.Tree {
-	t := snapshot.Tree{}
+func tree(files map[string]string) Desired {
+	t := Desired{}
 	for p, content := range files {
-		t[p] = []byte(content)
+		t[p] = BlobHash([]byte(content))
 	}
 	return t
 }
@@ -44,19 +44,6 @@ func TestDiff(t *testing.T) {
 		{
 			name: "empty both",
 			opts: Options{Prune: true},
-		},
-		{
-			name: "Unchanged decides for files whose bytes differ",
-			desired: map[string]string{
-				"default/secrets/same-plaintext.yaml": "ENC[new]\n",
-				"default/secrets/changed.yaml":        "ENC[new]\n",
-			},
-			current: map[string]string{
-				"default/secrets/same-plaintext.yaml": "ENC[old]\n",
-				"default/secrets/changed.yaml":        "ENC[old]\n",
-			},
-			opts: Options{Unchanged: func(p string) bool { return p == "default/secrets/same-plaintext.yaml" }},
-			want: Changeset{{Path: "default/secrets/changed.yaml", Op: change.Update, Content: []byte("ENC[new]\n")}},
 		},
 		{
 			name:    "equal content is no change",
@@ -80,9 +67,9 @@ func TestDiff(t *testing.T) {
 			opts: Options{Prune: true},
 			want: Changeset{
 				{Path: "_cluster/namespaces/gone.yaml", Op: change.Delete},
-				{Path: "default/configmaps/app.yaml", Op: change.Update, Content: []byte("v2\n")},
+				{Path: "default/configmaps/app.yaml", Op: change.Update, Hash: BlobHash([]byte("v2\n"))},
 				{Path: "default/configmaps/gone.yaml", Op: change.Delete},
-				{Path: "default/configmaps/new.yaml", Op: change.Create, Content: []byte("new\n")},
+				{Path: "default/configmaps/new.yaml", Op: change.Create, Hash: BlobHash([]byte("new\n"))},
 			},
 		},
 		{
@@ -93,7 +80,7 @@ func TestDiff(t *testing.T) {
 				"default/configmaps/gone.yaml": "old\n",
 			},
 			opts: Options{Prune: false},
-			want: Changeset{{Path: "default/configmaps/app.yaml", Op: change.Update, Content: []byte("v2\n")}},
+			want: Changeset{{Path: "default/configmaps/app.yaml", Op: change.Update, Hash: BlobHash([]byte("v2\n"))}},
 		},
 		{
 			name: "foreign files at root are never deleted",
@@ -140,7 +127,7 @@ func TestDiff(t *testing.T) {
 			name:    "desired paths outside base folder are still written",
 			desired: map[string]string{"elsewhere/configmaps/app.yaml": "a\n"},
 			opts:    Options{BaseFolder: "clusters/prod", Prune: true},
-			want:    Changeset{{Path: "elsewhere/configmaps/app.yaml", Op: change.Create, Content: []byte("a\n")}},
+			want:    Changeset{{Path: "elsewhere/configmaps/app.yaml", Op: change.Create, Hash: BlobHash([]byte("a\n"))}},
 		},
 		{
 			name: "keep protects resources that could not be listed",
@@ -157,7 +144,7 @@ func TestDiff(t *testing.T) {
 			current: map[string]string{"shop/icecreamorders.shop.example.com/a.yaml": "v1\n"},
 			opts:    Options{Prune: true, Keep: func(snapshot.Key) bool { return true }},
 			want: Changeset{
-				{Path: "shop/icecreamorders.shop.example.com/a.yaml", Op: change.Update, Content: []byte("v2\n")},
+				{Path: "shop/icecreamorders.shop.example.com/a.yaml", Op: change.Update, Hash: BlobHash([]byte("v2\n"))},
 			},
 		},
 	}
@@ -213,17 +200,17 @@ func TestCounts(t *testing.T) {
 // BenchmarkDiff is the steady state of a resync: 10,000 objects, 10 of them changed.
 func BenchmarkDiff(b *testing.B) {
 	const n, changed = 10_000, 10
-	desired := snapshot.Tree{}
+	desired := Desired{}
 	current := Current{}
 	for i := range n {
 		p := fmt.Sprintf("ns-%d/configmaps/cm-%d.yaml", i%50, i)
 		content := []byte(fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\ndata:\n  key: value-%d\n", i, i))
-		desired[p] = content
+		desired[p] = BlobHash(content)
 		current[p] = BlobHash(content)
 	}
 	for i := range changed {
 		p := fmt.Sprintf("ns-%d/configmaps/cm-%d.yaml", i%50, i)
-		desired[p] = append([]byte(nil), append(desired[p], "# changed\n"...)...)
+		desired[p] = BlobHash([]byte(fmt.Sprintf("changed %d\n", i)))
 	}
 	opts := Options{Prune: true}
 	b.ReportAllocs()

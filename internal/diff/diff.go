@@ -10,10 +10,18 @@ import (
 
 // Change is one file to write or remove.
 type Change struct {
-	Path    string
-	Op      change.Op
-	Content []byte // nil for Delete
+	Path string
+	Op   change.Op
+	// Hash is the blob of the file written; zero for Delete.
+	Hash plumbing.Hash
+	// Content is the file's bytes when the change carries them (a watch event); a resync's
+	// changes name only Hash, whose blob is stored already.
+	Content []byte
 }
+
+// Desired is the desired state of a destination: repository path -> Git blob hash. It holds
+// hashes, not contents, so that a resync of many objects keeps little of each.
+type Desired map[string]plumbing.Hash
 
 // Changeset is a list of changes, sorted by path, at most one per path.
 type Changeset []Change

@@ -101,14 +101,18 @@ func (r *Repo) attempt(ctx context.Context, build BuildFunc) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// The new objects go into one pack, the blobs as the build stores them. A remote's clone
+	// stores it only once pushed, so a rejected attempt leaves nothing behind; a local
+	// repository stores it before moving the branch, and a branch moved meanwhile leaves only
+	// unreachable objects.
+	w := newObjectWriter(r.repo.Storer, packTempDir(r.opts.Dir))
+	defer w.pack.discard()
+	head.w = w
 	commits, err := build(ctx, head)
+	head.w = nil
 	if err != nil {
 		return Result{}, fmt.Errorf("build commits: %w", err)
 	}
-	// The new objects go into one pack. A remote's clone stores it only once pushed, so a
-	// rejected attempt leaves nothing behind; a local repository stores it before moving the
-	// branch, and a branch moved meanwhile leaves only unreachable objects.
-	w := newObjectWriter(r.repo.Storer)
 	c, err := writeCommits(w, head.Hash(), head.treeHash(), commits, time.Now())
 	if err != nil {
 		return Result{}, err

@@ -544,3 +544,38 @@ func TestApplyBurstOfCommits(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyBlobsStoredByTheBuild: a build may store contents as it goes (Head.Blob) and name
+// only their hashes; a file it names by a blob the head already holds needs nothing stored.
+// A head that is only viewed stores nothing.
+func TestApplyBlobsStoredByTheBuild(t *testing.T) {
+	remote := gitserver.NewBare(t, "main")
+	remote.PushFiles(t, "main", map[string]string{"ns/cm/kept.yaml": "same\n"}, "seed")
+	r := open(t, gitrepo.Options{URL: remote.URL})
+	apply(t, r, func(_ context.Context, head gitrepo.Head) ([]gitrepo.Commit, error) {
+		h, err := head.Blob([]byte("stored\n"))
+		if err != nil {
+			return nil, err
+		}
+		files, err := head.Files("")
+		if err != nil {
+			return nil, err
+		}
+		return []gitrepo.Commit{commit("blobs",
+			gitrepo.Change{Path: "ns/cm/new.yaml", Blob: h},
+			gitrepo.Change{Path: "ns/cm/copy.yaml", Blob: files["ns/cm/kept.yaml"]},
+		)}, nil
+	})
+	want := map[string]string{"ns/cm/kept.yaml": "same\n", "ns/cm/new.yaml": "stored\n", "ns/cm/copy.yaml": "same\n"}
+	if diff := cmp.Diff(want, remote.Files(t, "main")); diff != "" {
+		t.Errorf("remote files (-want +got):\n%s", diff)
+	}
+	remote.Fsck(t)
+	err := r.View(context.Background(), func(_ context.Context, head gitrepo.Head) error {
+		_, err := head.Blob([]byte("x\n"))
+		return err
+	})
+	if err == nil {
+		t.Error("Blob on a viewed head succeeded, want it refused")
+	}
+}

@@ -35,7 +35,7 @@ func benchmarkWriteCommit(b *testing.B, folders, perFolder int) {
 	s := memory.NewStorage()
 	// write makes the commits and stores their pack, as a push would.
 	write := func(parent, tree plumbing.Hash, commits ...Commit) chain {
-		w := newObjectWriter(s)
+		w := newObjectWriter(s, "")
 		c, err := writeCommits(w, parent, tree, commits, time.Now())
 		if err != nil {
 			b.Fatal(err)
@@ -44,7 +44,7 @@ func benchmarkWriteCommit(b *testing.B, folders, perFolder int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := packfile.UpdateObjectStorage(s, bytes.NewReader(p.data)); err != nil {
+		if err := packfile.UpdateObjectStorage(s, bytes.NewReader(p.data.mem)); err != nil {
 			b.Fatal(err)
 		}
 		return c

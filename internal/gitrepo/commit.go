@@ -16,9 +16,12 @@ type Signature struct{ Name, Email string }
 // Change is one file a commit writes or removes.
 type Change struct {
 	Path string
-	// Content is the file's new bytes; ignored when Delete is set.
+	// Content is the file's new bytes; ignored when Delete or Blob is set.
 	Content []byte
-	Delete  bool
+	// Blob, when set, is the file's blob, stored already (Head.Blob) or in the repository:
+	// a large changeset then holds hashes, not contents.
+	Blob   plumbing.Hash
+	Delete bool
 }
 
 // Files maps repository paths to Git blob hashes.

@@ -45,7 +45,9 @@ func (r *Repo) compact() error {
 			merged = append(merged, h)
 		}
 	}
-	p, err := mergePacks(fs, merged)
+	out := newPackBuilder(packTempDir(r.opts.Dir))
+	defer out.discard()
+	p, err := mergePacks(fs, out, merged)
 	if err != nil {
 		return fmt.Errorf("compact: %w", err)
 	}
@@ -85,8 +87,7 @@ func packFile(h plumbing.Hash, ext string) string {
 // packs' size. An OFS_DELTA, whose base is known by its place in the old pack, becomes a
 // REF_DELTA naming the base by hash. Every base is in the same pack as its delta (neither
 // go-git's fetch nor this package writes thin packs), so it is in the merged one too.
-func mergePacks(fs billy.Filesystem, packs []plumbing.Hash) (*builtPack, error) {
-	out := newPackBuilder()
+func mergePacks(fs billy.Filesystem, out *packBuilder, packs []plumbing.Hash) (*builtPack, error) {
 	for _, h := range packs {
 		if err := copyPack(fs, h, out); err != nil {
 			return nil, fmt.Errorf("pack %s: %w", h, err)
@@ -153,14 +154,18 @@ func copyPack(fs billy.Filesystem, h plumbing.Hash, out *packBuilder) error {
 			return err
 		}
 		if t != plumbing.OFSDeltaObject {
-			out.copied(e.Hash, nil, raw)
+			if err := out.copied(e.Hash, nil, raw); err != nil {
+				return err
+			}
 			continue
 		}
 		base, ok := at[e.Offset-dist]
 		if !ok || dist == 0 || dist > e.Offset {
 			return fmt.Errorf("%w: delta %s has no base", errBadEntry, e.Hash)
 		}
-		out.copied(e.Hash, append(appendEntryHeader(nil, plumbing.REFDeltaObject, size), base[:]...), raw[n:])
+		if err := out.copied(e.Hash, append(appendEntryHeader(nil, plumbing.REFDeltaObject, size), base[:]...), raw[n:]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -13,7 +13,7 @@
 // number of times. Foreign commits stay in history.
 //
 // A URL with a scheme (https, http, ssh, git, file) or in scp-like form
-// (git@host:path) is a remote: it is fetched into a bare clone (in memory, or
+// (git@host:path) is a remote: it is fetched into a bare clone (a temporary directory, or
 // in Options.Dir) and pushed to. Anything else is a local path: the commits are
 // written straight into that repository (created, non-bare, when missing), and
 // when the branch is checked out there its index and working tree follow.

@@ -23,13 +23,20 @@ type Head interface {
 	Files(prefix string) (Files, error)
 	// Read returns the content of the file at path, and whether it exists.
 	Read(path string) ([]byte, bool, error)
+	// Blob stores content in the pack the commits will be written to and returns its hash,
+	// for a Change that names its Blob. A head passed to View is read-only: Blob fails.
+	Blob(content []byte) (plumbing.Hash, error)
 }
+
+// errReadOnly is Blob's error on a head that is only read.
+var errReadOnly = errors.New("the head is read-only")
 
 // headView is a Head over an object store.
 type headView struct {
 	s    storer.EncodedObjectStorer
 	hash plumbing.Hash
-	tree *object.Tree // nil when the branch does not exist
+	tree *object.Tree  // nil when the branch does not exist
+	w    *objectWriter // where Blob stores; nil for a read-only head
 }
 
 var _ Head = (*headView)(nil)
@@ -50,6 +57,14 @@ func newHeadView(s storer.EncodedObjectStorer, commit plumbing.Hash) (*headView,
 }
 
 func (h *headView) Hash() plumbing.Hash { return h.hash }
+
+func (h *headView) Blob(content []byte) (plumbing.Hash, error) {
+	if h.w == nil {
+		return plumbing.ZeroHash, errReadOnly
+	}
+	hash := plumbing.ComputeHash(plumbing.BlobObject, content)
+	return hash, h.w.blob(hash, content)
+}
 
 // treeHash is the head's tree, zero when the branch does not exist.
 func (h *headView) treeHash() plumbing.Hash {

@@ -59,7 +59,9 @@ type Options struct {
 	Branch string
 	// Auth holds the credentials for a remote URL.
 	Auth Auth
-	// Dir is where the bare clone of a remote is kept; "" keeps it in memory.
+	// Dir is where the bare clone of a remote is kept; "" keeps it in a temporary directory
+	// removed by Close. A clone is kept on disk, never in memory: go-git's memory storage holds
+	// every object decoded, which a repository of 100,000 files does not fit in a small limit.
 	// Ignored for a local path. A Dir that holds no usable clone of URL is
 	// emptied and cloned again.
 	Dir string

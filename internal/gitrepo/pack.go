@@ -1,12 +1,11 @@
 package gitrepo
 
 import (
-	"bytes"
 	"compress/zlib"
-	"crypto/sha1" //nolint:gosec // Git's object and pack format
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -25,7 +24,8 @@ const maxDeltaDepth = 50
 // directories it touches, never to the history. Git's receive-pack and go-git resolve the
 // deltas (REF_DELTA, whose base is always earlier in the same pack).
 type packBuilder struct {
-	buf     bytes.Buffer
+	out     spill
+	crc     hash.Hash32           // of the entry being written
 	stored  map[plumbing.Hash]int // every object in the pack: the deltas to apply to read it
 	entries []idxfile.Entry       // what the pack's index lists
 	// Blobs and whole trees are compressed as fast as zlib can; deltas and commits are small
@@ -33,13 +33,25 @@ type packBuilder struct {
 	fast, plain *zlib.Writer
 }
 
-func newPackBuilder() *packBuilder {
-	p := &packBuilder{stored: map[plumbing.Hash]int{}}
-	p.buf.WriteString("PACK\x00\x00\x00\x02\x00\x00\x00\x00") // version 2; count filled in by finish
-	p.fast, _ = zlib.NewWriterLevel(&p.buf, zlib.BestSpeed)
-	p.plain, _ = zlib.NewWriterLevel(&p.buf, zlib.NoCompression)
+// newPackBuilder starts a pack that spills to a temporary file in dir ("" is the system's)
+// once it is large. discard removes that file when the pack is not moved into place.
+func newPackBuilder(dir string) *packBuilder {
+	p := &packBuilder{out: spill{dir: dir}, crc: crc32.NewIEEE(), stored: map[plumbing.Hash]int{}}
+	p.out.mem.WriteString("PACK\x00\x00\x00\x02\x00\x00\x00\x00") // version 2; count filled in by finish
+	p.out.n = p.out.mem.Len()
+	p.fast, _ = zlib.NewWriterLevel(p, zlib.BestSpeed)
+	p.plain, _ = zlib.NewWriterLevel(p, zlib.NoCompression)
 	return p
 }
+
+// Write adds bytes of the entry being written to the pack and to its checksum.
+func (p *packBuilder) Write(b []byte) (int, error) {
+	p.crc.Write(b)
+	return p.out.Write(b)
+}
+
+// discard removes the pack's temporary file, if any.
+func (p *packBuilder) discard() { p.out.discard() }
 
 // object stores a whole object, once.
 func (p *packBuilder) object(t plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
@@ -80,14 +92,18 @@ func (p *packBuilder) delta(t plumbing.ObjectType, content []byte, base plumbing
 // entry stores one object, which takes depth deltas to read.
 func (p *packBuilder) entry(h plumbing.Hash, t plumbing.ObjectType, prefix, data []byte, depth int) error {
 	p.stored[h] = depth
-	start := p.buf.Len()
-	p.buf.Write(appendEntryHeader(nil, t, uint64(len(data))))
-	p.buf.Write(prefix)
+	start := p.begin()
+	if _, err := p.Write(appendEntryHeader(nil, t, uint64(len(data)))); err != nil {
+		return fmt.Errorf("pack %s: %w", h, err)
+	}
+	if _, err := p.Write(prefix); err != nil {
+		return fmt.Errorf("pack %s: %w", h, err)
+	}
 	zw := p.fast
 	if t == plumbing.REFDeltaObject || t == plumbing.CommitObject {
 		zw = p.plain
 	}
-	zw.Reset(&p.buf)
+	zw.Reset(p)
 	if _, err := zw.Write(data); err != nil {
 		return fmt.Errorf("pack %s: %w", h, err)
 	}
@@ -99,16 +115,27 @@ func (p *packBuilder) entry(h plumbing.Hash, t plumbing.ObjectType, prefix, data
 }
 
 // copied adds an entry of another pack as it is there: a header, then the compressed data.
-func (p *packBuilder) copied(h plumbing.Hash, header, compressed []byte) {
+func (p *packBuilder) copied(h plumbing.Hash, header, compressed []byte) error {
 	p.stored[h] = 0 // no delta is made against a copied object
-	start := p.buf.Len()
-	p.buf.Write(header)
-	p.buf.Write(compressed)
+	start := p.begin()
+	if _, err := p.Write(header); err != nil {
+		return fmt.Errorf("pack %s: %w", h, err)
+	}
+	if _, err := p.Write(compressed); err != nil {
+		return fmt.Errorf("pack %s: %w", h, err)
+	}
 	p.indexEntry(h, start)
+	return nil
+}
+
+// begin starts an entry: its offset, and a new checksum.
+func (p *packBuilder) begin() int {
+	p.crc.Reset()
+	return p.out.Len()
 }
 
 func (p *packBuilder) indexEntry(h plumbing.Hash, start int) {
-	p.entries = append(p.entries, idxfile.Entry{Hash: h, Offset: uint64(start), CRC32: crc32.ChecksumIEEE(p.buf.Bytes()[start:])})
+	p.entries = append(p.entries, idxfile.Entry{Hash: h, Offset: uint64(start), CRC32: p.crc.Sum32()})
 }
 
 // appendEntryHeader adds a pack entry's type and size: 3 bits of type and 4 of size, then 7
@@ -171,18 +198,22 @@ func (p *packBuilder) has(h plumbing.Hash) bool {
 
 // builtPack is a finished pack and its index.
 type builtPack struct {
-	data     []byte
+	data     packData
+	size     int // bytes
 	checksum plumbing.Hash
 	index    *idxfile.MemoryIndex
 	objects  int
 }
 
 // finish writes the pack's object count and checksum and makes its index, from what the
-// builder knows: no object is read back. The builder is not used after.
+// builder knows: no object is read back. The builder is not written to after.
 func (p *packBuilder) finish() (*builtPack, error) {
-	b := p.buf.Bytes()
-	binary.BigEndian.PutUint32(b[8:12], uint32(len(p.entries)))
-	sum := sha1.Sum(b) //nolint:gosec // the pack checksum Git defines
+	var count [4]byte
+	binary.BigEndian.PutUint32(count[:], uint32(len(p.entries)))
+	sum, err := p.out.seal(count)
+	if err != nil {
+		return nil, err
+	}
 	var idx idxfile.Writer
 	if err := idx.OnHeader(uint32(len(p.entries))); err != nil {
 		return nil, err
@@ -197,7 +228,11 @@ func (p *packBuilder) finish() (*builtPack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index pack: %w", err)
 	}
-	return &builtPack{data: append(b, sum[:]...), checksum: plumbing.Hash(sum), index: index, objects: len(p.entries)}, nil
+	data := packData{mem: p.out.mem.Bytes()}
+	if p.out.f != nil {
+		data = packData{file: p.out.f.Name()}
+	}
+	return &builtPack{data: data, size: p.out.Len(), checksum: plumbing.Hash(sum), index: index, objects: len(p.entries)}, nil
 }
 
 // encodeDelta is a Git delta from base to target: copy their common prefix, insert what lies

@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"os/exec"
@@ -47,7 +48,7 @@ func TestEncodeDelta(t *testing.T) {
 // TestDeltaChainsAreBounded: a directory rewritten many times in one pack never needs more
 // than maxDeltaDepth deltas to read, and the pack is one Git accepts.
 func TestDeltaChainsAreBounded(t *testing.T) {
-	p := newPackBuilder()
+	p := newPackBuilder("")
 	prev := []byte(strings.Repeat("entry\n", 100))
 	base, err := p.object(plumbing.TreeObject, prev)
 	if err != nil {
@@ -87,7 +88,7 @@ func TestDeltaChainsAreBounded(t *testing.T) {
 // TestWritePackFilesLeavesNoHalfPack: when the index cannot be put in place, neither is the
 // pack (go-git cannot open a clone with a pack but no index), and no temporary file is left.
 func TestWritePackFilesLeavesNoHalfPack(t *testing.T) {
-	p := newPackBuilder()
+	p := newPackBuilder("")
 	if _, err := p.object(plumbing.BlobObject, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +109,43 @@ func TestWritePackFilesLeavesNoHalfPack(t *testing.T) {
 		t.Errorf("a pack without its index is in place: %v", err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.tmp")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// TestLargePackSpillsToDisk: a pack larger than spillAt is built in a temporary file beside
+// the clone's packs, moved into place whole, and is one Git accepts; nothing is left behind.
+func TestLargePackSpillsToDisk(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", "--bare", dir).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	p := newPackBuilder(packTempDir(dir))
+	defer p.discard()
+	blob := make([]byte, spillAt/4)
+	for i := range 5 { // incompressible, so the pack outgrows spillAt
+		if _, err := rand.Read(blob); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.object(plumbing.BlobObject, append(blob, byte(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	built, err := p.finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if built.data.file == "" || built.data.mem != nil {
+		t.Fatalf("a %d-byte pack stayed in memory", built.size)
+	}
+	if err := writePackFiles(dir, built); err != nil {
+		t.Fatal(err)
+	}
+	pack := filepath.Join(dir, packFile(built.checksum, ".pack"))
+	if out, err := exec.Command("git", "verify-pack", pack).CombinedOutput(); err != nil {
+		t.Errorf("git verify-pack: %v\n%s", err, out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(packTempDir(dir), "tmp_pack_*")); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
 }

@@ -1,7 +1,6 @@
 package gitrepo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -85,7 +84,12 @@ func (r *Repo) push(ctx context.Context, base, tip plumbing.Hash, pack *builtPac
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
 	req.Commands = []*packp.Command{{Name: r.branch, Old: base, New: tip}}
-	body := &progressReader{r: bytes.NewReader(pack.data), idle: r.opts.Timeout, extend: extend, sent: make(chan struct{})}
+	data, err := pack.data.open()
+	if err != nil {
+		return err
+	}
+	defer data.Close()
+	body := &progressReader{r: data, size: int64(pack.size), idle: r.opts.Timeout, extend: extend, sent: make(chan struct{})}
 	req.Packfile = io.NopCloser(body)
 	sendCtx := ctx
 	if r.endpoint.Protocol == "file" {
@@ -209,7 +213,8 @@ const minPushRate = 256 << 10 // bytes per second
 // progressReader extends the push's time on every read of its pack, and once the whole pack
 // is read, by the time it may take to send and check at minPushRate; sent is closed then.
 type progressReader struct {
-	r      *bytes.Reader
+	r      io.Reader
+	size   int64 // of the pack
 	idle   time.Duration
 	extend func(time.Duration)
 	sent   chan struct{}
@@ -220,7 +225,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	switch {
 	case errors.Is(err, io.EOF):
-		p.extend(p.idle + time.Duration(p.r.Size())*time.Second/minPushRate)
+		p.extend(p.idle + time.Duration(p.size)*time.Second/minPushRate)
 		p.once.Do(func() { close(p.sent) })
 	case n > 0:
 		p.extend(p.idle)

@@ -13,7 +13,6 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 const remoteName = "origin"
@@ -34,6 +33,9 @@ type Repo struct {
 	auth     transport.AuthMethod
 	tracking plumbing.ReferenceName // refs/remotes/origin/<branch>
 	fresh    bool                   // fetched by Open; the first Apply skips its fetch
+
+	// temp is the clone's temporary directory when Options.Dir is empty; Close removes it.
+	temp string
 
 	// Local mode.
 	local    bool
@@ -58,9 +60,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		open = func(context.Context) error { return r.openLocal() }
 	}
 	if err := open(ctx); err != nil {
-		if r.repo != nil {
-			_ = r.Close() // the open error is the one worth reporting
-		}
+		_ = r.Close() // the open error is the one worth reporting
 		return nil, err
 	}
 	return r, nil
@@ -96,15 +96,15 @@ func (r *Repo) openRemote(ctx context.Context) error {
 	return nil
 }
 
-// openClone returns the bare clone to work in: in memory, the usable clone
-// already in Dir, or a new one in Dir.
+// openClone returns the bare clone to work in: the usable clone already in Dir, or a new one
+// in Dir or in a temporary directory.
 func (r *Repo) openClone() (*git.Repository, error) {
 	if r.opts.Dir == "" {
-		repo, err := git.InitWithOptions(memory.NewStorage(), nil, git.InitOptions{DefaultBranch: r.branch})
+		dir, err := os.MkdirTemp("", "gitops-reverser-clone-")
 		if err != nil {
-			return nil, fmt.Errorf("init in-memory clone: %w", err)
+			return nil, fmt.Errorf("temporary clone: %w", err)
 		}
-		return repo, r.configureRemote(repo)
+		r.temp, r.opts.Dir = dir, dir
 	}
 	if repo, err := r.reopenClone(); err == nil {
 		return repo, nil
@@ -237,14 +237,17 @@ func isMissingOrEmpty(path string) bool {
 func (r *Repo) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.repo == nil {
-		return nil
-	}
 	var err error
-	if c, ok := r.repo.Storer.(io.Closer); ok {
-		err = c.Close()
+	if r.repo != nil {
+		if c, ok := r.repo.Storer.(io.Closer); ok {
+			err = c.Close()
+		}
+		r.repo = nil
 	}
-	r.repo = nil
+	if r.temp != "" {
+		err = errors.Join(err, os.RemoveAll(r.temp))
+		r.temp = ""
+	}
 	return err
 }
 

@@ -42,11 +42,15 @@ const directPackObjects = 1000
 // files with the index already made, and the clone is reopened to see them: go-git would
 // otherwise parse the whole pack again and resolve every delta to index it. Reopening reads
 // every pack's index, so a small pack (one change) goes through go-git, whose cost follows the
-// pack, not the repository. A clone in memory and a local repository always take the objects
-// through go-git.
+// pack, not the repository. A local repository always takes the objects through go-git.
 func (r *Repo) store(p *builtPack) error {
-	if r.local || r.opts.Dir == "" || p.objects < directPackObjects {
-		if err := packfile.UpdateObjectStorage(r.repo.Storer, bytes.NewReader(p.data)); err != nil {
+	if r.local || p.objects < directPackObjects {
+		data, err := p.data.open()
+		if err != nil {
+			return fmt.Errorf("store new objects: %w", err)
+		}
+		defer data.Close()
+		if err := packfile.UpdateObjectStorage(r.repo.Storer, data); err != nil {
 			return fmt.Errorf("store new objects: %w", err)
 		}
 		return nil
@@ -77,24 +81,22 @@ func writePackFiles(dir string, p *builtPack) (err error) {
 	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
 		return err
 	}
-	files := []struct {
-		ext  string
-		data []byte
-	}{{".idx", idx.Bytes()}, {".pack", p.data}}
+	exts := []string{".idx", ".pack"}
 	defer func() {
 		if err != nil {
-			for _, f := range files {
-				_ = os.Remove(base + f.ext + ".tmp")
+			for _, ext := range exts {
+				_ = os.Remove(base + ext + ".tmp")
 			}
 		}
 	}()
-	for _, f := range files {
-		if err := os.WriteFile(base+f.ext+".tmp", f.data, 0o644); err != nil {
-			return err
-		}
+	if err := os.WriteFile(base+".idx.tmp", idx.Bytes(), 0o644); err != nil {
+		return err
 	}
-	for _, f := range files {
-		if err := os.Rename(base+f.ext+".tmp", base+f.ext); err != nil {
+	if err := p.data.place(base + ".pack.tmp"); err != nil {
+		return err
+	}
+	for _, ext := range exts {
+		if err := os.Rename(base+ext+".tmp", base+ext); err != nil {
 			return err
 		}
 	}

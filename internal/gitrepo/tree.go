@@ -24,8 +24,9 @@ type objectWriter struct {
 	pack *packBuilder
 }
 
-func newObjectWriter(s storer.EncodedObjectStorer) *objectWriter {
-	return &objectWriter{s: s, pack: newPackBuilder()}
+// newObjectWriter writes a pack that spills to a temporary file in tmp once it is large.
+func newObjectWriter(s storer.EncodedObjectStorer, tmp string) *objectWriter {
+	return &objectWriter{s: s, pack: newPackBuilder(tmp)}
 }
 
 // blob stores a file's content, whose hash h the caller computed to compare it with the tree.
@@ -181,21 +182,24 @@ func (e *treeEditor) apply(changes []Change) error {
 			if err := e.remove(c.Path); err != nil {
 				return fmt.Errorf("remove %s: %w", c.Path, err)
 			}
-		} else if err := e.put(c.Path, c.Content); err != nil {
+		} else if err := e.put(c); err != nil {
 			return fmt.Errorf("write %s: %w", c.Path, err)
 		}
 	}
 	return nil
 }
 
-// put writes content at path; the same content already there is a no-op.
-func (e *treeEditor) put(path string, content []byte) error {
-	parent, name := splitPath(path)
+// put writes c's file; the same content already there is a no-op.
+func (e *treeEditor) put(c Change) error {
+	parent, name := splitPath(c.Path)
 	dir, err := e.walk(parent, true)
 	if err != nil {
 		return err
 	}
-	h := plumbing.ComputeHash(plumbing.BlobObject, content)
+	h := c.Blob
+	if h.IsZero() {
+		h = plumbing.ComputeHash(plumbing.BlobObject, c.Content)
+	}
 	old, exists := dir.get(name)
 	_, isOpenDir := dir.dirs[name]
 	mode := filemode.Regular
@@ -205,8 +209,10 @@ func (e *treeEditor) put(path string, content []byte) error {
 	if exists && !isOpenDir && old.Hash == h && old.Mode == mode {
 		return nil
 	}
-	if err := e.w.blob(h, content); err != nil {
-		return err
+	if c.Blob.IsZero() {
+		if err := e.w.blob(h, c.Content); err != nil {
+			return err
+		}
 	}
 	delete(dir.dirs, name) // a directory in the way is replaced by the file
 	dir.set(object.TreeEntry{Name: name, Mode: mode, Hash: h})

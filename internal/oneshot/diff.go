@@ -10,12 +10,14 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/cluster"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/resync"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
@@ -49,20 +51,25 @@ func Diff(ctx context.Context, o Options) error {
 	if err := o.repoExists(); err != nil {
 		return err
 	}
-	b := resync.Build(ctx, o.Log, resync.APIObjects{Dynamic: c.Dynamic}, t, cat.Unavailable)
-	for gr, err := range b.Failed {
-		return fmt.Errorf("list %s: %w", gr, err)
-	}
 	repo, err := gitrepo.Open(ctx, o.repoOptions(t))
 	if err != nil {
 		return err
 	}
 	defer repo.Close()
-	var d differ
-	err = repo.ViewAt(ctx, o.Ref, func(_ context.Context, head gitrepo.Head) error {
-		d = differ{o: o, t: t, b: b, head: head, sel: selects(t)}
-		if len(t.Sources) > 0 {
-			d.labels = t.Sources[0].Selector
+	d := differ{o: o, t: t, sel: selects(t), want: map[string][]byte{}}
+	if len(t.Sources) > 0 {
+		d.labels = t.Sources[0].Selector
+	}
+	err = repo.ViewAt(ctx, o.Ref, func(ctx context.Context, head gitrepo.Head) error {
+		files, err := resync.Files(head, t.BaseFolder)
+		if err != nil {
+			return err
+		}
+		d.head, d.files = head, files
+		// Rendered page by page; only the files that differ from Git are kept.
+		d.b = resync.Build(ctx, o.Log, resync.APIObjects{Dynamic: c.Dynamic}, t, cat.Unavailable, d.keep)
+		for gr, err := range d.b.Failed {
+			return fmt.Errorf("list %s: %w", gr, err)
 		}
 		return d.run()
 	})
@@ -70,7 +77,7 @@ func Diff(ctx context.Context, o Options) error {
 		return err
 	}
 	fmt.Fprintf(o.Summary, "diff: %d changed, %d only in Git, %d only in the cluster, %d unchanged", d.changed, d.onlyGit, d.onlyCluster, d.same)
-	if d.secretsSkipped || b.Skipped > 0 {
+	if d.secretsSkipped || d.b.Skipped > 0 {
 		fmt.Fprint(o.Summary, ", Secrets not compared (no age identity)")
 	}
 	if d.undecryptable > 0 {
@@ -93,12 +100,16 @@ func (o Options) repoExists() error {
 	return nil
 }
 
-// differ compares one tree of desired files with one Git revision.
+// differ compares the desired files with one Git revision.
 type differ struct {
-	o    Options
-	t    *destination.Target
-	b    *resync.Built
-	head gitrepo.Head
+	o     Options
+	t     *destination.Target
+	b     *resync.Built
+	head  gitrepo.Head
+	files diff.Current // the revision's files under the base folder
+	// want holds the cluster's file of every path whose blob differs from Git's, and the
+	// plaintext of every Secret: all else is compared by hash.
+	want map[string][]byte
 	sel  func(snapshot.Key) bool
 	// labels is the label selector; nil selects everything.
 	labels labels.Selector
@@ -108,16 +119,24 @@ type differ struct {
 	secretsSkipped                      bool
 }
 
-func (d *differ) run() error {
-	files, err := resync.Files(d.head, d.t.BaseFolder)
-	if err != nil {
-		return err
+// keep is the resync.Keeper of the live side.
+func (d *differ) keep(f destination.File) (plumbing.Hash, error) {
+	h := diff.BlobHash(f.Content)
+	switch {
+	case f.Plain != nil:
+		d.want[f.Path] = f.Plain
+	case d.files[f.Path] != h:
+		d.want[f.Path] = f.Content
 	}
+	return h, nil
+}
+
+func (d *differ) run() error {
 	paths := map[string]bool{}
 	for p := range d.b.Tree {
 		paths[p] = true
 	}
-	for p := range files {
+	for p := range d.files {
 		if k, ok := snapshot.ParsePath(d.t.BaseFolder, p); ok && d.sel(k) && !d.b.Keep(k) {
 			if isSecret(k) && len(d.o.Identities) == 0 {
 				d.secretsSkipped = true
@@ -141,7 +160,12 @@ func (d *differ) run() error {
 
 // file compares one path and prints what differs.
 func (d *differ) file(p string) error {
-	want, inCluster := d.b.Tree[p]
+	h, inCluster := d.b.Tree[p]
+	if h == d.files[p] && inCluster && d.want[p] == nil {
+		d.same++
+		return nil
+	}
+	want := d.want[p]
 	got, found, err := d.head.Read(p)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", p, err)
@@ -151,9 +175,6 @@ func (d *differ) file(p string) error {
 	}
 	if !inCluster && d.labels != nil && !d.labels.Matches(labelsOf(got)) {
 		return nil // not selected: its object would not be either
-	}
-	if f, encrypted := d.b.Encrypted[p]; encrypted {
-		want = f.Plain
 	}
 	k, _ := snapshot.ParsePath(d.t.BaseFolder, p)
 	if isSecret(k) && got != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
+	"github.com/gitops-reverser/gitops-reverser/internal/resync"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
@@ -61,15 +62,13 @@ type RestoreOptions struct {
 // ErrRestoreFailed is Restore's answer when any object failed; the report says which.
 var ErrRestoreFailed = errors.New("some objects were not restored")
 
-// restoreItem is one file to restore.
+// restoreItem is one file to restore. Its content is read only when it is applied, so a
+// restore holds little of each file.
 type restoreItem struct {
 	path    string
 	key     snapshot.Key // parsed from path
-	content []byte       // the file, decrypted
-	obj     *unstructured.Unstructured
 	mapping *meta.RESTMapping
-	err     error // why it cannot be restored; then obj may be nil
-	applied bool  // created, updated or unchanged
+	applied bool // created, updated or unchanged
 }
 
 // Restore server-side applies the selected files of o.Repo at o.Ref, in dependency order:
@@ -101,26 +100,29 @@ func Restore(ctx context.Context, o Options, r RestoreOptions) error {
 		return err
 	}
 	defer repo.Close()
-	var items []*restoreItem
-	err = repo.ViewAt(ctx, o.Ref, func(_ context.Context, head gitrepo.Head) error {
-		items, err = readItems(head, o, r, sel)
-		return err
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Discovery))
+	rs := &restorer{o: o, r: r, dyn: c.Dynamic, mapper: mapper, sel: sel}
+	err = repo.ViewAt(ctx, o.Ref, func(ctx context.Context, head gitrepo.Head) error {
+		rs.head = head
+		items, err := listItems(head, o, r, sel)
+		if err != nil {
+			return err
+		}
+		if r.Progress {
+			rs.bar = progressbar.NewOptions(len(items), progressbar.OptionSetWriter(o.Summary), progressbar.OptionSetDescription("restore"), progressbar.OptionClearOnFinish())
+		}
+		rs.run(ctx, items)
+		if rs.bar != nil {
+			_ = rs.bar.Finish()
+			rs.bar = nil // prune prints its lines
+		}
+		if r.Prune {
+			rs.prune(ctx, items)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Discovery))
-	rs := &restorer{o: o, r: r, dyn: c.Dynamic, mapper: mapper}
-	if r.Progress {
-		rs.bar = progressbar.NewOptions(len(items), progressbar.OptionSetWriter(o.Summary), progressbar.OptionSetDescription("restore"), progressbar.OptionClearOnFinish())
-	}
-	rs.run(ctx, items)
-	if rs.bar != nil {
-		_ = rs.bar.Finish()
-		rs.bar = nil // prune prints its lines
-	}
-	if r.Prune {
-		rs.prune(ctx, items, sel)
 	}
 	fmt.Fprintf(o.Summary, "restore: %d created, %d updated, %d unchanged, %d skipped, %d deleted, %d failed%s\n",
 		rs.counts["created"], rs.counts["updated"], rs.counts["unchanged"], rs.counts["skipped"], rs.counts["deleted"], rs.counts["failed"], dryRunNote(r))
@@ -198,49 +200,51 @@ func (s selection) takes(k snapshot.Key) bool {
 	}
 }
 
-// readItems reads and checks the selected files of head. A file that does not parse, does
-// not decrypt or does not match its path becomes an item that fails.
-func readItems(head gitrepo.Head, o Options, r RestoreOptions, sel selection) ([]*restoreItem, error) {
+// listItems lists the selected files of head, by path.
+func listItems(head gitrepo.Head, o Options, r RestoreOptions, sel selection) ([]*restoreItem, error) {
 	files, err := head.Files(o.BaseFolder)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", o.Ref, err)
 	}
 	var items []*restoreItem
 	for p := range files {
-		k, ok := snapshot.ParsePath(o.BaseFolder, p)
-		if !ok || !sel.takes(k) || !underPaths(p, r.Paths) {
-			continue
+		if k, ok := snapshot.ParsePath(o.BaseFolder, p); ok && sel.takes(k) && underPaths(p, r.Paths) {
+			items = append(items, &restoreItem{path: p, key: k})
 		}
-		it := &restoreItem{path: p, key: k}
-		items = append(items, it)
-		content, _, err := head.Read(p)
-		if err != nil {
-			it.err = fmt.Errorf("read: %w", err)
-			continue
-		}
-		if isSecret(k) {
-			if content, err = secrets.Decrypt(content, o.Identities); err != nil {
-				it.err = err
-				continue
-			}
-		}
-		obj := &unstructured.Unstructured{}
-		if err := decodeYAML(content, obj); err != nil || obj.GetAPIVersion() == "" || obj.GetKind() == "" || obj.GetName() == "" {
-			it.err = errors.New("the file is not a Kubernetes object")
-			continue
-		}
-		if obj.GetNamespace() != k.Namespace || (snapshot.Path(o.BaseFolder, snapshot.Key{Namespace: obj.GetNamespace(), Resource: k.Resource, Name: obj.GetName()}) != p) {
-			it.err = fmt.Errorf("the file holds %s %s/%s, which does not belong at this path", obj.GetKind(), obj.GetNamespace(), obj.GetName())
-			continue
-		}
-		if sel.labels != nil && !sel.labels.Matches(labels.Set(obj.GetLabels())) {
-			items = items[:len(items)-1]
-			continue
-		}
-		it.obj, it.content = obj, content
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].path < items[j].path })
 	return items, nil
+}
+
+// errNotSelected is read's answer for a file whose object the label selector does not take.
+var errNotSelected = errors.New("not selected")
+
+// read reads and checks the item's file: one that does not parse, does not decrypt or does not match
+// its path fails. It returns the object and the file, decrypted.
+func (rs *restorer) read(it *restoreItem) (*unstructured.Unstructured, []byte, error) {
+	rs.readMu.Lock()
+	content, _, err := rs.head.Read(it.path)
+	rs.readMu.Unlock()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read: %w", err)
+	}
+	if isSecret(it.key) {
+		if content, err = secrets.Decrypt(content, rs.o.Identities); err != nil {
+			return nil, nil, err
+		}
+	}
+	obj := &unstructured.Unstructured{}
+	if err := decodeYAML(content, obj); err != nil || obj.GetAPIVersion() == "" || obj.GetKind() == "" || obj.GetName() == "" {
+		return nil, nil, errors.New("the file is not a Kubernetes object")
+	}
+	k := it.key
+	if obj.GetNamespace() != k.Namespace || (snapshot.Path(rs.o.BaseFolder, snapshot.Key{Namespace: obj.GetNamespace(), Resource: k.Resource, Name: obj.GetName()}) != it.path) {
+		return nil, nil, fmt.Errorf("the file holds %s %s/%s, which does not belong at this path", obj.GetKind(), obj.GetNamespace(), obj.GetName())
+	}
+	if rs.sel.labels != nil && !rs.sel.labels.Matches(labels.Set(obj.GetLabels())) {
+		return nil, nil, errNotSelected
+	}
+	return obj, content, nil
 }
 
 func underPaths(p string, paths []string) bool {
@@ -260,9 +264,12 @@ func underPaths(p string, paths []string) bool {
 type restorer struct {
 	o      Options
 	r      RestoreOptions
+	sel    selection
 	dyn    dynamic.Interface
 	mapper *restmapper.DeferredDiscoveryRESTMapper
 	bar    *progressbar.ProgressBar
+	head   gitrepo.Head
+	readMu sync.Mutex // a clone's object store is not safe for concurrent reads
 
 	mu     sync.Mutex // guards counts and the output
 	counts map[string]int
@@ -341,6 +348,10 @@ func (rs *restorer) applyAll(ctx context.Context, items []*restoreItem) {
 // apply restores one object and reports it.
 func (rs *restorer) apply(ctx context.Context, it *restoreItem) {
 	outcome, err := rs.applyOne(ctx, it)
+	if errors.Is(err, errNotSelected) {
+		rs.quiet()
+		return
+	}
 	if err != nil {
 		rs.report(it.path, "failed: "+oneLine(err))
 		return
@@ -350,10 +361,11 @@ func (rs *restorer) apply(ctx context.Context, it *restoreItem) {
 }
 
 func (rs *restorer) applyOne(ctx context.Context, it *restoreItem) (string, error) {
-	if it.err != nil {
-		return "", it.err
+	obj, content, err := rs.read(it)
+	if err != nil {
+		return "", err
 	}
-	gvk := it.obj.GroupVersionKind()
+	gvk := obj.GroupVersionKind()
 	m, err := rs.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		return "", fmt.Errorf("the cluster does not serve %s", gvk.GroupKind())
@@ -362,14 +374,14 @@ func (rs *restorer) applyOne(ctx context.Context, it *restoreItem) (string, erro
 		return "", fmt.Errorf("the file holds a %s, not %s", gvk.Kind, it.key.Resource)
 	}
 	it.mapping = m
-	ri := resourceFor(rs.dyn, m, it.obj.GetNamespace())
-	live, err := ri.Get(ctx, it.obj.GetName(), metav1.GetOptions{})
+	ri := resourceFor(rs.dyn, m, obj.GetNamespace())
+	live, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	exists := err == nil
 	if err != nil && !apierrors.IsNotFound(err) {
 		return "", err
 	}
 	if exists && rs.r.Existing == ExistingSkip {
-		if differs(live, it.content, isSecret(it.key)) {
+		if differs(live, content, isSecret(it.key)) {
 			return "skipped (exists and differs; --existing=update takes the file)", nil
 		}
 		return "unchanged", nil
@@ -378,7 +390,7 @@ func (rs *restorer) applyOne(ctx context.Context, it *restoreItem) (string, erro
 	if rs.r.DryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	applied, err := ri.Apply(ctx, it.obj.GetName(), it.obj, opts)
+	applied, err := ri.Apply(ctx, obj.GetName(), obj, opts)
 	switch {
 	case err != nil:
 		return "", err
@@ -430,11 +442,11 @@ func (rs *restorer) waitCRDs(ctx context.Context, items []*restoreItem) {
 	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	deadline := time.Now().Add(time.Minute)
 	for _, it := range items {
-		if !it.applied || it.obj.GetKind() != "CustomResourceDefinition" || rs.r.DryRun {
+		if !it.applied || it.key.Resource != crds.GroupResource() || rs.r.DryRun {
 			continue
 		}
 		for time.Now().Before(deadline) {
-			u, err := rs.dyn.Resource(crds).Get(ctx, it.obj.GetName(), metav1.GetOptions{})
+			u, err := rs.dyn.Resource(crds).Get(ctx, it.key.Name, metav1.GetOptions{})
 			if err == nil && established(u) {
 				break
 			}
@@ -460,7 +472,8 @@ func established(u *unstructured.Unstructured) bool {
 // prune deletes the live objects of the restored resources and selected namespaces that Git
 // lacks, leaving what snapshot leaves out of Git (objects a controller owns, those the control
 // plane maintains) and, without -A, every cluster-scoped object.
-func (rs *restorer) prune(ctx context.Context, items []*restoreItem, sel selection) {
+func (rs *restorer) prune(ctx context.Context, items []*restoreItem) {
+	sel := rs.sel
 	want := map[string]bool{}
 	mappings := map[schema.GroupVersionResource]*meta.RESTMapping{}
 	for _, it := range items {
@@ -479,37 +492,45 @@ func (rs *restorer) prune(ctx context.Context, items []*restoreItem, sel selecti
 		if namespaced && !sel.all {
 			lists = slices.Sorted(maps.Keys(sel.namespaces))
 		}
+		// Listed in pages, deleted as they come: a prune holds one page at a time.
+		objs := resync.APIObjects{Dynamic: rs.dyn}
 		for _, ns := range lists {
-			l, err := resourceFor(rs.dyn, m, ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				rs.report(m.Resource.GroupResource().String(), "failed: prune: "+oneLine(err))
-				continue
-			}
-			for i := range l.Items {
-				u := &l.Items[i]
+			err := objs.Each(ctx, src.Resource, ns, sel.labels, func(u snapshot.Object) {
 				k := snapshot.Key{Namespace: u.GetNamespace(), Resource: m.Resource.GroupResource(), Name: u.GetName()}
 				p := snapshot.Path(rs.o.BaseFolder, k)
-				if want[p] || !sel.takes(k) || !src.Accepts(u) || (sel.labels != nil && !sel.labels.Matches(labels.Set(u.GetLabels()))) {
-					continue
+				if !want[p] && sel.takes(k) && src.Accepts(u) {
+					rs.delete(ctx, m, k, p)
 				}
-				rs.delete(ctx, m, u, p)
+			})
+			if err != nil {
+				rs.report(m.Resource.GroupResource().String(), "failed: prune: "+oneLine(err))
 			}
 		}
 	}
 }
 
-func (rs *restorer) delete(ctx context.Context, m *meta.RESTMapping, u *unstructured.Unstructured, p string) {
+func (rs *restorer) delete(ctx context.Context, m *meta.RESTMapping, k snapshot.Key, p string) {
 	opts := metav1.DeleteOptions{}
 	if rs.r.DryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	err := resourceFor(rs.dyn, m, u.GetNamespace()).Delete(ctx, u.GetName(), opts)
+	err := resourceFor(rs.dyn, m, k.Namespace).Delete(ctx, k.Name, opts)
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		rs.report(p, "failed: "+oneLine(err))
 	default:
 		rs.report(p, "deleted")
+	}
+}
+
+// quiet counts an item on the progress bar that is not reported: a file whose object the
+// label selector does not take.
+func (rs *restorer) quiet() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.bar != nil {
+		_ = rs.bar.Add(1)
 	}
 }
 

@@ -131,15 +131,15 @@ type result struct {
 
 func snapshotOne(ctx context.Context, objs resync.Objects, cat *discovery.Catalog, t *destination.Target, o Options) (result, error) {
 	start := time.Now()
-	b := resync.Build(ctx, o.Log.With("destination", t.String()), objs, t, cat.Unavailable)
-	res := result{files: len(b.Tree), unrendered: b.Unrendered()}
+	log := o.Log.With("destination", t.String())
+	var res result
 	if o.DryRun {
-		cs, err := dryRun(ctx, t, b, o)
+		out, err := dryRun(ctx, log, objs, cat, t, o)
 		if err != nil {
 			return res, err
 		}
-		res.Changes = cs
-		for _, c := range cs {
+		res.Built, res.Changes = out.Built, out.Changes
+		for _, c := range out.Changes {
 			fmt.Fprintf(o.Out, "%s %s\n", c.Op, c.Path)
 		}
 	} else {
@@ -148,11 +148,12 @@ func snapshotOne(ctx context.Context, objs resync.Objects, cat *discovery.Catalo
 			return res, err
 		}
 		defer repo.Close()
-		if res.Outcome, err = resync.Sync(ctx, repo, t, b); err != nil {
+		if res.Outcome, err = resync.Sync(ctx, log, repo, objs, t, cat.Unavailable); err != nil {
 			return res, err
 		}
 	}
-	summary(o.Summary, t, b, res, time.Since(start))
+	res.files, res.unrendered = len(res.Built.Tree), res.Built.Unrendered()
+	summary(o.Summary, t, res.Built, res, time.Since(start))
 	return res, nil
 }
 
@@ -186,18 +187,19 @@ func reportStatus(ctx context.Context, log *slog.Logger, dyn dynamic.Interface, 
 }
 
 // dryRun computes the changeset without writing, also for a local repository that does not exist yet.
-func dryRun(ctx context.Context, t *destination.Target, b *resync.Built, o Options) (diff.Changeset, error) {
+func dryRun(ctx context.Context, log *slog.Logger, objs resync.Objects, cat *discovery.Catalog, t *destination.Target, o Options) (resync.Outcome, error) {
 	if gitrepo.IsLocalPath(t.Repo.URL) {
 		if _, err := os.Stat(t.Repo.URL); errors.Is(err, os.ErrNotExist) {
-			return diff.Diff(b.Tree, nil, diff.Options{BaseFolder: t.BaseFolder}), nil
+			b := resync.Build(ctx, log, objs, t, cat.Unavailable, resync.Hashes)
+			return resync.Outcome{Built: b, Changes: diff.Diff(b.Tree, nil, diff.Options{BaseFolder: t.BaseFolder})}, nil
 		}
 	}
 	repo, err := gitrepo.Open(ctx, o.repoOptions(t))
 	if err != nil {
-		return nil, err
+		return resync.Outcome{}, err
 	}
 	defer repo.Close()
-	return resync.DryRun(ctx, repo, t, b)
+	return resync.DryRun(ctx, log, repo, objs, t, cat.Unavailable)
 }
 
 func (o Options) withDefaults() Options {

@@ -15,8 +15,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
+	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // Objects gives the live objects of a resource: the API (paged lists) or an informer cache.
@@ -26,13 +29,17 @@ type Objects interface {
 	Each(ctx context.Context, res discovery.Resource, namespace string, selector labels.Selector, fn func(snapshot.Object)) error
 }
 
+// Keeper is what Build keeps of each rendered file: its blob hash, having stored or compared
+// its content as the caller needs. Build calls it from one goroutine at a time. An error
+// leaves the file as it is at the head, as for an object that cannot be rendered.
+type Keeper func(f destination.File) (plumbing.Hash, error)
+
 // Built is a destination's desired state, and what must be kept although it is not in it.
 type Built struct {
-	Tree snapshot.Tree
-	// Encrypted are the files of Tree that are SOPS-encrypted: path -> the rendered object.
-	Encrypted map[string]destination.File
-	Objects   int
-	Types     int
+	// Tree is every desired file's blob hash: a resync keeps no file's content.
+	Tree    diff.Desired
+	Objects int
+	Types   int
 	// Skipped counts objects deliberately not written (Secrets without encryption).
 	Skipped int
 	// Failed are resources whose list failed: their files are kept.
@@ -71,12 +78,12 @@ func (b *Built) Unrendered() string {
 // listConcurrency bounds the lists in flight against the API server.
 const listConcurrency = 4
 
-// Build collects the desired Tree of t from objs. unavailable may be nil. Lists that fail and
-// objects that cannot be rendered are logged to log and kept (Built.Keep).
-func Build(ctx context.Context, log *slog.Logger, objs Objects, t *destination.Target, unavailable func(schema.GroupResource) bool) *Built {
+// Build collects the desired Tree of t from objs, page by page: each file is rendered, given
+// to keep and dropped. unavailable may be nil. Lists that fail and objects that cannot be
+// rendered are logged to log and kept (Built.Keep).
+func Build(ctx context.Context, log *slog.Logger, objs Objects, t *destination.Target, unavailable func(schema.GroupResource) bool, keep Keeper) *Built {
 	b := &Built{
-		Tree:        snapshot.Tree{},
-		Encrypted:   map[string]destination.File{},
+		Tree:        diff.Desired{},
 		Failed:      map[schema.GroupResource]error{},
 		broken:      map[snapshot.Key]bool{},
 		unavailable: unavailable,
@@ -101,7 +108,7 @@ func Build(ctx context.Context, log *slog.Logger, objs Objects, t *destination.T
 				f, err := t.File(src.Resource, obj)
 				mu.Lock()
 				defer mu.Unlock()
-				b.add(log, src.Resource, obj, f, err)
+				b.add(log, src.Resource, obj, f, err, keep)
 			})
 			if err != nil {
 				log.Warn("list failed, keeping its files", "resource", src.Resource.GVR.String(), "namespace", src.Namespace, "err", err)
@@ -116,7 +123,11 @@ func Build(ctx context.Context, log *slog.Logger, objs Objects, t *destination.T
 	return b
 }
 
-func (b *Built) add(log *slog.Logger, res discovery.Resource, obj snapshot.Object, f destination.File, err error) {
+func (b *Built) add(log *slog.Logger, res discovery.Resource, obj snapshot.Object, f destination.File, err error, keep Keeper) {
+	var h plumbing.Hash
+	if err == nil {
+		h, err = keep(f)
+	}
 	switch {
 	case errors.Is(err, destination.ErrSkipped):
 		b.Skipped++
@@ -130,9 +141,30 @@ func (b *Built) add(log *slog.Logger, res discovery.Resource, obj snapshot.Objec
 		if _, dup := b.Tree[f.Path]; !dup {
 			b.Objects++
 		}
-		b.Tree[f.Path] = f.Content
-		if f.Plain != nil {
-			b.Encrypted[f.Path] = f
+		b.Tree[f.Path] = h
+	}
+}
+
+// Hashes keeps only each file's hash, for a comparison with no head (a repository that does
+// not exist yet).
+func Hashes(f destination.File) (plumbing.Hash, error) { return diff.BlobHash(f.Content), nil }
+
+// Against keeps each file's hash as the branch at head would hold it: a Secret encrypted anew
+// whose plaintext the head holds already keeps the head's blob, so an unchanged Secret is
+// never re-encrypted. cur is head's files under the base folder. With store, a content the
+// head lacks is stored in the pack of the commit being built (gitrepo.Head.Blob).
+func Against(head gitrepo.Head, cur diff.Current, t *destination.Target, store bool) Keeper {
+	return func(f destination.File) (plumbing.Hash, error) {
+		h := diff.BlobHash(f.Content)
+		old, exists := cur[f.Path]
+		switch {
+		case exists && old == h:
+			return h, nil
+		case exists && f.Plain != nil && CurrentAt(head, t, f):
+			return old, nil
+		case store:
+			return head.Blob(f.Content)
 		}
+		return h, nil
 	}
 }

@@ -84,7 +84,7 @@ func TestBuild(t *testing.T) {
 		},
 		failed: map[schema.GroupVersionResource]error{widgets.GVR: errors.New("forbidden")},
 	}
-	b := Build(context.Background(), discard, c, target("unused", configMaps, secrets, widgets), nil)
+	b := Build(context.Background(), discard, c, target("unused", configMaps, secrets, widgets), nil, Hashes)
 	if _, ok := b.Tree["shop/configmaps/app.yaml"]; !ok || len(b.Tree) != 1 {
 		t.Errorf("tree = %v, want only the ConfigMap app", keys(b.Tree))
 	}
@@ -127,7 +127,7 @@ func TestSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer repo.Close()
-	out, err := Sync(ctx, repo, tg, Build(ctx, discard, c, tg, nil))
+	out, err := Sync(ctx, discard, repo, c, tg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,12 +150,18 @@ func TestSync(t *testing.T) {
 	if _, ok := files["shop/configmaps/gone.yaml"]; ok {
 		t.Error("the orphan was not pruned")
 	}
+	// The content went into the pack as it was rendered; the changeset held only its hash.
+	want := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: shop\ndata:\n  k: v\n"
+	if got := files["shop/configmaps/app.yaml"]; got != want {
+		t.Errorf("app.yaml =\n%s\nwant\n%s", got, want)
+	}
 
-	again, err := Sync(ctx, repo, tg, Build(ctx, discard, c, tg, nil))
+	again, err := Sync(ctx, discard, repo, c, tg, nil)
 	if err != nil || len(again.Changes) != 0 || remote.Count(t, "main") != 2 {
 		t.Errorf("second sync: %+v, %v, %d commits; want nothing to do", again, err, remote.Count(t, "main"))
 	}
-	cs, err := DryRun(ctx, repo, tg, Build(ctx, discard, cluster{failed: c.failed}, tg, nil))
+	dry, err := DryRun(ctx, discard, repo, cluster{failed: c.failed}, tg, nil)
+	cs := dry.Changes
 	if err != nil || len(cs) != 1 || cs[0].Path != "shop/configmaps/app.yaml" {
 		t.Errorf("dry run of an empty cluster = %+v, %v; want app deleted", cs, err)
 	}

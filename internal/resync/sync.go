@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
@@ -15,6 +17,8 @@ import (
 
 // Outcome is what one resync did to a branch.
 type Outcome struct {
+	// Built is what the resync built; nil when it failed before building.
+	Built   *Built
 	Changes diff.Changeset
 	// Head is the branch head afterwards; zero when the branch does not exist.
 	Head plumbing.Hash
@@ -29,49 +33,27 @@ func Files(head gitrepo.Head, baseFolder string) (diff.Current, error) {
 	return diff.Current(cur), nil
 }
 
-// Changeset computes what a resync would change, against the current branch head.
-func Changeset(head gitrepo.Head, t *destination.Target, b *Built) (diff.Changeset, error) {
-	cur, err := Files(head, t.BaseFolder)
-	if err != nil {
-		return nil, err
-	}
-	return Diff(head, cur, t, b), nil
-}
-
-// Diff is Changeset for a caller that already has the head's files under baseFolder. An
-// encrypted file is read from the head only when its bytes differ, to see whether it still
-// holds the same plaintext: an unchanged Secret is never re-encrypted.
-func Diff(head gitrepo.Head, cur diff.Current, t *destination.Target, b *Built) diff.Changeset {
-	return diff.Diff(b.Tree, cur, diff.Options{
-		BaseFolder: t.BaseFolder,
-		Prune:      t.Prune,
-		Keep:       b.Keep,
-		Unchanged: func(p string) bool {
-			f, ok := b.Encrypted[p]
-			return ok && CurrentAt(head, t, f)
-		},
-	})
-}
-
 // CurrentAt reports whether the head already holds f.
 func CurrentAt(head gitrepo.Head, t *destination.Target, f destination.File) bool {
 	existing, found, err := head.Read(f.Path)
 	return err == nil && found && t.Current(f, existing)
 }
 
-// Sync brings the branch to the built state with one reconcile commit, pushed. A branch that
-// already matches gets no commit. After a rejected push the changeset is computed again
-// against the new head, so foreign commits stay and nothing is lost.
-func Sync(ctx context.Context, repo gitrepo.Writer, t *destination.Target, b *Built) (Outcome, error) {
+// Sync builds t's files from objs against the branch head and brings the branch to them with
+// one reconcile commit, pushed. Contents the head lacks go into the push's pack as they are
+// rendered. A branch that already matches gets no commit. After a rejected push everything
+// is built again against the new head, so foreign commits stay and nothing is lost.
+func Sync(ctx context.Context, log *slog.Logger, repo gitrepo.Writer, objs Objects, t *destination.Target, unavailable func(schema.GroupResource) bool) (Outcome, error) {
 	var out Outcome
-	res, err := repo.Apply(ctx, func(_ context.Context, head gitrepo.Head) ([]gitrepo.Commit, error) {
+	res, err := repo.Apply(ctx, func(ctx context.Context, head gitrepo.Head) ([]gitrepo.Commit, error) {
 		out.Head = head.Hash()
 		cur, err := Files(head, t.BaseFolder)
 		if err != nil {
 			return nil, err
 		}
+		out.Built = Build(ctx, log, objs, t, unavailable, Against(head, cur, t, true))
 		var commits []gitrepo.Commit
-		out.Changes, commits = Reconcile(head, cur, t, b, nil)
+		out.Changes, commits = Reconcile(head, cur, t, out.Built, nil)
 		return commits, nil
 	})
 	if errors.Is(err, gitrepo.ErrNothingToCommit) {
@@ -90,7 +72,7 @@ func Sync(ctx context.Context, repo gitrepo.Writer, t *destination.Target, b *Bu
 // commit even with nothing to write. Paths for which leave is true (nil: none) are left as
 // they are at the head.
 func Reconcile(head gitrepo.Head, cur diff.Current, t *destination.Target, b *Built, leave func(path string) bool) (diff.Changeset, []gitrepo.Commit) {
-	cs := Diff(head, cur, t, b)
+	cs := diff.Diff(b.Tree, cur, diff.Options{BaseFolder: t.BaseFolder, Prune: t.Prune, Keep: b.Keep})
 	if leave != nil {
 		cs = slices.DeleteFunc(cs, func(ch diff.Change) bool { return leave(ch.Path) })
 	}
@@ -100,13 +82,18 @@ func Reconcile(head gitrepo.Head, cur diff.Current, t *destination.Target, b *Bu
 	return cs, []gitrepo.Commit{t.Style("").Reconcile(cs)}
 }
 
-// DryRun computes the changeset without writing anything.
-func DryRun(ctx context.Context, repo gitrepo.Reader, t *destination.Target, b *Built) (diff.Changeset, error) {
-	var cs diff.Changeset
-	err := repo.View(ctx, func(_ context.Context, head gitrepo.Head) error {
-		var err error
-		cs, err = Changeset(head, t, b)
-		return err
+// DryRun builds t's files from objs and computes the changeset against the branch head
+// without writing anything.
+func DryRun(ctx context.Context, log *slog.Logger, repo gitrepo.Reader, objs Objects, t *destination.Target, unavailable func(schema.GroupResource) bool) (Outcome, error) {
+	var out Outcome
+	err := repo.View(ctx, func(ctx context.Context, head gitrepo.Head) error {
+		cur, err := Files(head, t.BaseFolder)
+		if err != nil {
+			return err
+		}
+		out.Built = Build(ctx, log, objs, t, unavailable, Against(head, cur, t, false))
+		out.Changes = diff.Diff(out.Built.Tree, cur, diff.Options{BaseFolder: t.BaseFolder, Prune: t.Prune, Keep: out.Built.Keep})
+		return nil
 	})
-	return cs, err
+	return out, err
 }

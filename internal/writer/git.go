@@ -59,9 +59,9 @@ func changeOf(ev commit.Event, t *destination.Target, head gitrepo.Head, cur dif
 	case ev.Content == nil:
 		return diff.Change{}, false
 	case !exists:
-		return diff.Change{Path: ev.Path, Op: change.Create, Content: ev.Content}, true
+		return diff.Change{Path: ev.Path, Op: change.Create, Hash: diff.BlobHash(ev.Content), Content: ev.Content}, true
 	case h != diff.BlobHash(ev.Content):
-		return diff.Change{Path: ev.Path, Op: change.Update, Content: ev.Content}, true
+		return diff.Change{Path: ev.Path, Op: change.Update, Hash: diff.BlobHash(ev.Content), Content: ev.Content}, true
 	default:
 		return diff.Change{}, false
 	}
@@ -85,12 +85,15 @@ func (w *Writer) resync(ctx context.Context, repo Repo) error {
 		}
 	}()
 	start := time.Now()
-	b := resync.Build(ctx, w.opts.Log, w.opts.Objects, t, w.opts.Unavailable)
-	w.mu.Lock()
-	w.unrendered = b.Unrendered()
-	w.mu.Unlock()
-	w.opts.Log.Debug("resync tree built", "files", len(b.Tree), "took", time.Since(start).String())
+	defer tightHeap()()
+	var b *resync.Built
 	err := w.apply(ctx, repo, "resync", func(head gitrepo.Head, cur diff.Current) ([]gitrepo.Commit, []diff.Changeset) {
+		// Built against the head, so that only what it lacks is kept (in the push's pack).
+		b = resync.Build(ctx, w.opts.Log, w.opts.Objects, t, w.opts.Unavailable, resync.Against(head, cur, t, true))
+		w.opts.Log.Debug("resync tree built", "files", len(b.Tree), "took", time.Since(start).String())
+		w.mu.Lock()
+		w.unrendered = b.Unrendered() // before apply reports the status
+		w.mu.Unlock()
 		// A path changed since the caches were read is left to its pending change, which is
 		// newer and knows its author.
 		cs, commits := resync.Reconcile(head, cur, t, b, w.isPending)
@@ -195,7 +198,7 @@ func (w *Writer) succeeded(sets []diff.Changeset, head plumbing.Hash, pushed boo
 				if ch.Op == change.Delete {
 					delete(w.known, ch.Path)
 				} else {
-					w.known[ch.Path] = diff.BlobHash(ch.Content)
+					w.known[ch.Path] = ch.Hash
 				}
 			}
 		}

@@ -49,7 +49,7 @@ type Options struct {
 	NextResync func(time.Time) time.Time
 	// EmailDomain makes an author email from a username that is not an email address.
 	EmailDomain string
-	// CloneDir holds the destination's clone; "" keeps it in memory.
+	// CloneDir holds the destination's clone; "" keeps it in a temporary directory.
 	CloneDir string
 	// OnStatus is called after every attempt that changed what the status says.
 	OnStatus func(status.Destination)
