@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 )
 
 // Output is what a file holds of its object (README.md, "What ends up in Git": Clean and Full).
@@ -36,23 +38,57 @@ func ParseOutput(s string) (Output, error) {
 	return "", fmt.Errorf("output %q: want Clean or Full", s)
 }
 
-// SanitizeFor is Sanitize for the output mode: in Clean, only the fields obj's managedFields
-// own (and its apiVersion, kind, name and namespace) are kept before sanitizing. obj is not
-// modified.
+// SanitizeFor is SanitizeWith without defaulting: Clean leaves out only what no field
+// manager owns.
 func SanitizeFor(obj *unstructured.Unstructured, o Output) *unstructured.Unstructured {
+	return SanitizeWith(obj, o, nil)
+}
+
+// SanitizeWith is Sanitize for the output mode: in Clean, only the fields obj's managedFields
+// own (and its apiVersion, kind, name and namespace) are kept before sanitizing, and then
+// every value d's defaulting would put back is left out (withoutDefaults). A nil d (a server
+// version the compiled defaulting is not exact for) leaves out nothing more. obj is not
+// modified.
+func SanitizeWith(obj *unstructured.Unstructured, o Output, d *defaulting.Defaulter) *unstructured.Unstructured {
 	if obj == nil || o != Clean {
 		return Sanitize(obj)
 	}
-	set, ok := OwnedFields(obj)
+	set, applied, ok := ownedFields(obj)
 	if !ok {
 		return Sanitize(obj)
 	}
-	return Sanitize(keepOwned(obj, set))
+	out := Sanitize(keepOwned(obj, set))
+	if kind := d.For(out.GroupVersionKind()); kind != nil {
+		dropRegistryAnnotations(out.Object)
+		out.Object = withoutDefaults(out.Object, set, applied, kind)
+	}
+	return out
 }
 
-// PlainFor is Plain for the output mode.
+// registryAnnotations are annotations the API server's registry sets when an object is
+// written, after defaulting and outside it (a DaemonSet's template generation): an Update's
+// field set counts them as the client's, a server-side apply's does not. The server sets them
+// again wherever the file is applied.
+var registryAnnotations = []string{"deprecated.daemonset.template.generation"}
+
+// dropRegistryAnnotations removes registryAnnotations from a sanitized object.
+func dropRegistryAnnotations(obj map[string]any) {
+	md, ok := obj["metadata"].(map[string]any)
+	if !ok {
+		return
+	}
+	deleteKeys(md, "annotations", registryAnnotations)
+	dropEmptyMap(md, "annotations")
+}
+
+// PlainFor is Plain for the output mode, without defaulting (PlainWith).
 func PlainFor(obj *unstructured.Unstructured, o Output) ([]byte, error) {
-	return marshalFile(obj, SanitizeFor(obj, o))
+	return PlainWith(obj, o, nil)
+}
+
+// PlainWith is Plain for the output mode, Clean leaving out what d's defaulting puts back.
+func PlainWith(obj *unstructured.Unstructured, o Output, d *defaulting.Defaulter) ([]byte, error) {
+	return marshalFile(obj, SanitizeWith(obj, o, d))
 }
 
 // marshalFile is the file of sanitized, the sanitized form of obj.
