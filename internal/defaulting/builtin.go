@@ -42,7 +42,22 @@ import (
 	storagev1beta1 "k8s.io/api/storage/v1beta1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	kadmissionregistration "k8s.io/kubernetes/pkg/apis/admissionregistration"
 	kadmissionregistrationv1 "k8s.io/kubernetes/pkg/apis/admissionregistration/v1"
+	kapps "k8s.io/kubernetes/pkg/apis/apps"
+	kautoscaling "k8s.io/kubernetes/pkg/apis/autoscaling"
+	kbatch "k8s.io/kubernetes/pkg/apis/batch"
+	kcertificates "k8s.io/kubernetes/pkg/apis/certificates"
+	kcore "k8s.io/kubernetes/pkg/apis/core"
+	kdiscovery "k8s.io/kubernetes/pkg/apis/discovery"
+	kextensions "k8s.io/kubernetes/pkg/apis/extensions"
+	kflowcontrol "k8s.io/kubernetes/pkg/apis/flowcontrol"
+	knetworking "k8s.io/kubernetes/pkg/apis/networking"
+	kpolicy "k8s.io/kubernetes/pkg/apis/policy"
+	krbac "k8s.io/kubernetes/pkg/apis/rbac"
+	kresource "k8s.io/kubernetes/pkg/apis/resource"
+	kscheduling "k8s.io/kubernetes/pkg/apis/scheduling"
+	kstorage "k8s.io/kubernetes/pkg/apis/storage"
 	kadmissionregistrationv1alpha1 "k8s.io/kubernetes/pkg/apis/admissionregistration/v1alpha1"
 	kadmissionregistrationv1beta1 "k8s.io/kubernetes/pkg/apis/admissionregistration/v1beta1"
 	kappsv1 "k8s.io/kubernetes/pkg/apis/apps/v1"
@@ -84,48 +99,59 @@ import (
 // coordination, node, events, ...) are not here: nothing of theirs is defaulted beyond what
 // their types' serialization already gives.
 type group struct {
-	gv       schema.GroupVersion
-	types    *runtime.SchemeBuilder
-	defaults func(*runtime.Scheme) error
+	gv          schema.GroupVersion
+	types       *runtime.SchemeBuilder
+	defaults    func(*runtime.Scheme) error
+	conversions func(*runtime.Scheme) error
 }
 
 // groups are the API group versions with defaulting functions in the compiled release.
 var groups = []group{
-	{admissionregistrationv1.SchemeGroupVersion, &admissionregistrationv1.SchemeBuilder, kadmissionregistrationv1.RegisterDefaults},
-	{admissionregistrationv1alpha1.SchemeGroupVersion, &admissionregistrationv1alpha1.SchemeBuilder, kadmissionregistrationv1alpha1.RegisterDefaults},
-	{admissionregistrationv1beta1.SchemeGroupVersion, &admissionregistrationv1beta1.SchemeBuilder, kadmissionregistrationv1beta1.RegisterDefaults},
-	{appsv1.SchemeGroupVersion, &appsv1.SchemeBuilder, kappsv1.RegisterDefaults},
-	{appsv1beta1.SchemeGroupVersion, &appsv1beta1.SchemeBuilder, kappsv1beta1.RegisterDefaults},
-	{appsv1beta2.SchemeGroupVersion, &appsv1beta2.SchemeBuilder, kappsv1beta2.RegisterDefaults},
-	{autoscalingv1.SchemeGroupVersion, &autoscalingv1.SchemeBuilder, kautoscalingv1.RegisterDefaults},
-	{autoscalingv2.SchemeGroupVersion, &autoscalingv2.SchemeBuilder, kautoscalingv2.RegisterDefaults},
-	{batchv1.SchemeGroupVersion, &batchv1.SchemeBuilder, kbatchv1.RegisterDefaults},
-	{batchv1beta1.SchemeGroupVersion, &batchv1beta1.SchemeBuilder, kbatchv1beta1.RegisterDefaults},
-	{certificatesv1.SchemeGroupVersion, &certificatesv1.SchemeBuilder, kcertificatesv1.RegisterDefaults},
-	{certificatesv1beta1.SchemeGroupVersion, &certificatesv1beta1.SchemeBuilder, kcertificatesv1beta1.RegisterDefaults},
-	{corev1.SchemeGroupVersion, &corev1.SchemeBuilder, kcorev1.RegisterDefaults},
-	{discoveryv1.SchemeGroupVersion, &discoveryv1.SchemeBuilder, kdiscoveryv1.RegisterDefaults},
-	{discoveryv1beta1.SchemeGroupVersion, &discoveryv1beta1.SchemeBuilder, kdiscoveryv1beta1.RegisterDefaults},
-	{extensionsv1beta1.SchemeGroupVersion, &extensionsv1beta1.SchemeBuilder, kextensionsv1beta1.RegisterDefaults},
-	{flowcontrolv1.SchemeGroupVersion, &flowcontrolv1.SchemeBuilder, kflowcontrolv1.RegisterDefaults},
-	{flowcontrolv1beta1.SchemeGroupVersion, &flowcontrolv1beta1.SchemeBuilder, kflowcontrolv1beta1.RegisterDefaults},
-	{flowcontrolv1beta2.SchemeGroupVersion, &flowcontrolv1beta2.SchemeBuilder, kflowcontrolv1beta2.RegisterDefaults},
-	{flowcontrolv1beta3.SchemeGroupVersion, &flowcontrolv1beta3.SchemeBuilder, kflowcontrolv1beta3.RegisterDefaults},
-	{networkingv1.SchemeGroupVersion, &networkingv1.SchemeBuilder, knetworkingv1.RegisterDefaults},
-	{networkingv1beta1.SchemeGroupVersion, &networkingv1beta1.SchemeBuilder, knetworkingv1beta1.RegisterDefaults},
-	{rbacv1.SchemeGroupVersion, &rbacv1.SchemeBuilder, krbacv1.RegisterDefaults},
-	{rbacv1alpha1.SchemeGroupVersion, &rbacv1alpha1.SchemeBuilder, krbacv1alpha1.RegisterDefaults},
-	{rbacv1beta1.SchemeGroupVersion, &rbacv1beta1.SchemeBuilder, krbacv1beta1.RegisterDefaults},
-	{resourcev1.SchemeGroupVersion, &resourcev1.SchemeBuilder, kresourcev1.RegisterDefaults},
-	{resourcev1alpha3.SchemeGroupVersion, &resourcev1alpha3.SchemeBuilder, kresourcev1alpha3.RegisterDefaults},
-	{resourcev1beta1.SchemeGroupVersion, &resourcev1beta1.SchemeBuilder, kresourcev1beta1.RegisterDefaults},
-	{resourcev1beta2.SchemeGroupVersion, &resourcev1beta2.SchemeBuilder, kresourcev1beta2.RegisterDefaults},
-	{schedulingv1.SchemeGroupVersion, &schedulingv1.SchemeBuilder, kschedulingv1.RegisterDefaults},
-	{schedulingv1alpha3.SchemeGroupVersion, &schedulingv1alpha3.SchemeBuilder, kschedulingv1alpha3.RegisterDefaults},
-	{schedulingv1beta1.SchemeGroupVersion, &schedulingv1beta1.SchemeBuilder, kschedulingv1beta1.RegisterDefaults},
-	{storagev1.SchemeGroupVersion, &storagev1.SchemeBuilder, kstoragev1.RegisterDefaults},
-	{storagev1alpha1.SchemeGroupVersion, &storagev1alpha1.SchemeBuilder, kstoragev1alpha1.RegisterDefaults},
-	{storagev1beta1.SchemeGroupVersion, &storagev1beta1.SchemeBuilder, kstoragev1beta1.RegisterDefaults},
+	{admissionregistrationv1.SchemeGroupVersion, &admissionregistrationv1.SchemeBuilder, kadmissionregistrationv1.RegisterDefaults, kadmissionregistrationv1.RegisterConversions},
+	{admissionregistrationv1alpha1.SchemeGroupVersion, &admissionregistrationv1alpha1.SchemeBuilder, kadmissionregistrationv1alpha1.RegisterDefaults, kadmissionregistrationv1alpha1.RegisterConversions},
+	{admissionregistrationv1beta1.SchemeGroupVersion, &admissionregistrationv1beta1.SchemeBuilder, kadmissionregistrationv1beta1.RegisterDefaults, kadmissionregistrationv1beta1.RegisterConversions},
+	{appsv1.SchemeGroupVersion, &appsv1.SchemeBuilder, kappsv1.RegisterDefaults, kappsv1.RegisterConversions},
+	{appsv1beta1.SchemeGroupVersion, &appsv1beta1.SchemeBuilder, kappsv1beta1.RegisterDefaults, kappsv1beta1.RegisterConversions},
+	{appsv1beta2.SchemeGroupVersion, &appsv1beta2.SchemeBuilder, kappsv1beta2.RegisterDefaults, kappsv1beta2.RegisterConversions},
+	{autoscalingv1.SchemeGroupVersion, &autoscalingv1.SchemeBuilder, kautoscalingv1.RegisterDefaults, kautoscalingv1.RegisterConversions},
+	{autoscalingv2.SchemeGroupVersion, &autoscalingv2.SchemeBuilder, kautoscalingv2.RegisterDefaults, kautoscalingv2.RegisterConversions},
+	{batchv1.SchemeGroupVersion, &batchv1.SchemeBuilder, kbatchv1.RegisterDefaults, kbatchv1.RegisterConversions},
+	{batchv1beta1.SchemeGroupVersion, &batchv1beta1.SchemeBuilder, kbatchv1beta1.RegisterDefaults, kbatchv1beta1.RegisterConversions},
+	{certificatesv1.SchemeGroupVersion, &certificatesv1.SchemeBuilder, kcertificatesv1.RegisterDefaults, kcertificatesv1.RegisterConversions},
+	{certificatesv1beta1.SchemeGroupVersion, &certificatesv1beta1.SchemeBuilder, kcertificatesv1beta1.RegisterDefaults, kcertificatesv1beta1.RegisterConversions},
+	{corev1.SchemeGroupVersion, &corev1.SchemeBuilder, kcorev1.RegisterDefaults, kcorev1.RegisterConversions},
+	{discoveryv1.SchemeGroupVersion, &discoveryv1.SchemeBuilder, kdiscoveryv1.RegisterDefaults, kdiscoveryv1.RegisterConversions},
+	{discoveryv1beta1.SchemeGroupVersion, &discoveryv1beta1.SchemeBuilder, kdiscoveryv1beta1.RegisterDefaults, kdiscoveryv1beta1.RegisterConversions},
+	{extensionsv1beta1.SchemeGroupVersion, &extensionsv1beta1.SchemeBuilder, kextensionsv1beta1.RegisterDefaults, kextensionsv1beta1.RegisterConversions},
+	{flowcontrolv1.SchemeGroupVersion, &flowcontrolv1.SchemeBuilder, kflowcontrolv1.RegisterDefaults, kflowcontrolv1.RegisterConversions},
+	{flowcontrolv1beta1.SchemeGroupVersion, &flowcontrolv1beta1.SchemeBuilder, kflowcontrolv1beta1.RegisterDefaults, kflowcontrolv1beta1.RegisterConversions},
+	{flowcontrolv1beta2.SchemeGroupVersion, &flowcontrolv1beta2.SchemeBuilder, kflowcontrolv1beta2.RegisterDefaults, kflowcontrolv1beta2.RegisterConversions},
+	{flowcontrolv1beta3.SchemeGroupVersion, &flowcontrolv1beta3.SchemeBuilder, kflowcontrolv1beta3.RegisterDefaults, kflowcontrolv1beta3.RegisterConversions},
+	{networkingv1.SchemeGroupVersion, &networkingv1.SchemeBuilder, knetworkingv1.RegisterDefaults, knetworkingv1.RegisterConversions},
+	{networkingv1beta1.SchemeGroupVersion, &networkingv1beta1.SchemeBuilder, knetworkingv1beta1.RegisterDefaults, knetworkingv1beta1.RegisterConversions},
+	{rbacv1.SchemeGroupVersion, &rbacv1.SchemeBuilder, krbacv1.RegisterDefaults, krbacv1.RegisterConversions},
+	{rbacv1alpha1.SchemeGroupVersion, &rbacv1alpha1.SchemeBuilder, krbacv1alpha1.RegisterDefaults, krbacv1alpha1.RegisterConversions},
+	{rbacv1beta1.SchemeGroupVersion, &rbacv1beta1.SchemeBuilder, krbacv1beta1.RegisterDefaults, krbacv1beta1.RegisterConversions},
+	{resourcev1.SchemeGroupVersion, &resourcev1.SchemeBuilder, kresourcev1.RegisterDefaults, kresourcev1.RegisterConversions},
+	{resourcev1alpha3.SchemeGroupVersion, &resourcev1alpha3.SchemeBuilder, kresourcev1alpha3.RegisterDefaults, kresourcev1alpha3.RegisterConversions},
+	{resourcev1beta1.SchemeGroupVersion, &resourcev1beta1.SchemeBuilder, kresourcev1beta1.RegisterDefaults, kresourcev1beta1.RegisterConversions},
+	{resourcev1beta2.SchemeGroupVersion, &resourcev1beta2.SchemeBuilder, kresourcev1beta2.RegisterDefaults, kresourcev1beta2.RegisterConversions},
+	{schedulingv1.SchemeGroupVersion, &schedulingv1.SchemeBuilder, kschedulingv1.RegisterDefaults, kschedulingv1.RegisterConversions},
+	{schedulingv1alpha3.SchemeGroupVersion, &schedulingv1alpha3.SchemeBuilder, kschedulingv1alpha3.RegisterDefaults, kschedulingv1alpha3.RegisterConversions},
+	{schedulingv1beta1.SchemeGroupVersion, &schedulingv1beta1.SchemeBuilder, kschedulingv1beta1.RegisterDefaults, kschedulingv1beta1.RegisterConversions},
+	{storagev1.SchemeGroupVersion, &storagev1.SchemeBuilder, kstoragev1.RegisterDefaults, kstoragev1.RegisterConversions},
+	{storagev1alpha1.SchemeGroupVersion, &storagev1alpha1.SchemeBuilder, kstoragev1alpha1.RegisterDefaults, kstoragev1alpha1.RegisterConversions},
+	{storagev1beta1.SchemeGroupVersion, &storagev1beta1.SchemeBuilder, kstoragev1beta1.RegisterDefaults, kstoragev1beta1.RegisterConversions},
+}
+
+// internal are the API server's internal versions of the groups, which an object is converted
+// to and back from as the server does when it stores and serves it (a StatefulSet's claim
+// templates get their apiVersion and kind there).
+var internal = []func(*runtime.Scheme) error{
+	kadmissionregistration.AddToScheme, kapps.AddToScheme, kautoscaling.AddToScheme, kbatch.AddToScheme,
+	kcertificates.AddToScheme, kcore.AddToScheme, kdiscovery.AddToScheme, kextensions.AddToScheme,
+	kflowcontrol.AddToScheme, knetworking.AddToScheme, kpolicy.AddToScheme, krbac.AddToScheme,
+	kresource.AddToScheme, kscheduling.AddToScheme, kstorage.AddToScheme,
 }
 
 // pristine is the length of each group's k8s.io/api SchemeBuilder before k8s.io/kubernetes
@@ -171,12 +197,20 @@ var NewBuiltin = sync.OnceValue(func() *Builtin {
 
 func newBuiltin() (*Builtin, error) {
 	s := runtime.NewScheme()
+	for _, add := range internal {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("internal types: %w", err)
+		}
+	}
 	for _, g := range groups {
 		if err := g.types.AddToScheme(s); err != nil {
 			return nil, fmt.Errorf("%s types: %w", g.gv, err)
 		}
 		if err := g.defaults(s); err != nil {
 			return nil, fmt.Errorf("%s defaults: %w", g.gv, err)
+		}
+		if err := g.conversions(s); err != nil {
+			return nil, fmt.Errorf("%s conversions: %w", g.gv, err)
 		}
 	}
 	b := &Builtin{scheme: s, kinds: map[schema.GroupVersionKind]reflect.Type{}}
@@ -226,9 +260,32 @@ func (b *Builtin) Default(gvk schema.GroupVersionKind, obj map[string]any) (map[
 		return nil, err
 	}
 	b.scheme.Default(typed)
+	if typed, err = b.throughInternal(gvk, typed); err != nil {
+		return nil, err
+	}
 	out, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
 	if err != nil {
 		return nil, fmt.Errorf("defaulting %s: %w", gvk, err)
+	}
+	return out, nil
+}
+
+// throughInternal is typed, an object of gvk, converted to the internal version and back, as
+// the API server stores and serves it; as it is when the group has no internal version here.
+func (b *Builtin) throughInternal(gvk schema.GroupVersionKind, typed runtime.Object) (runtime.Object, error) {
+	in, err := b.scheme.New(schema.GroupVersionKind{Group: gvk.Group, Version: runtime.APIVersionInternal, Kind: gvk.Kind})
+	if err != nil {
+		return typed, nil
+	}
+	if err := b.scheme.Convert(typed, in, nil); err != nil {
+		return nil, fmt.Errorf("convert %s to internal: %w", gvk, err)
+	}
+	out, err := b.scheme.New(gvk)
+	if err != nil {
+		return nil, fmt.Errorf("new %s: %w", gvk, err)
+	}
+	if err := b.scheme.Convert(in, out, nil); err != nil {
+		return nil, fmt.Errorf("convert internal to %s: %w", gvk, err)
 	}
 	return out, nil
 }
