@@ -69,6 +69,13 @@ func TestCleanDefaultsGolden(t *testing.T) {
 					t.Errorf("made by %s: another Clean file than made by %s (-%s +%s):\n%s", way, ways[0], ways[0], way, diff)
 				}
 				checkDefaultsTo(t, d, live, got)
+				fromCache, err := NewRenderingWith(CompactWith(live, d), d).Plain(Clean)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(string(got), string(fromCache)); diff != "" {
+					t.Errorf("made by %s: Clean from the compact cache differs (-live +cached):\n%s", way, diff)
+				}
 				full, err := PlainWith(live, Full, d)
 				if err != nil {
 					t.Fatal(err)

@@ -105,8 +105,9 @@ func marshalFile(obj, sanitized *unstructured.Unstructured) ([]byte, error) {
 // object (Compact) is not rendered again: its files are read back. It is not safe for
 // concurrent use.
 type Rendering struct {
-	obj  Object
-	done map[Output]rendered
+	obj       Object
+	defaulter *defaulting.Defaulter
+	done      map[Output]rendered
 }
 
 type rendered struct {
@@ -114,31 +115,35 @@ type rendered struct {
 	err error
 }
 
-// NewRendering renders obj lazily; obj must not change while the Rendering is in use.
-func NewRendering(obj Object) *Rendering {
-	return &Rendering{obj: obj, done: map[Output]rendered{}}
+// NewRendering is NewRenderingWith without defaulting.
+func NewRendering(obj Object) *Rendering { return NewRenderingWith(obj, nil) }
+
+// NewRenderingWith renders obj lazily, Clean with d's defaulting (a cached object keeps the
+// files it was made with, CompactWith); obj must not change while the Rendering is in use.
+func NewRenderingWith(obj Object, d *defaulting.Defaulter) *Rendering {
+	return &Rendering{obj: obj, defaulter: d, done: map[Output]rendered{}}
 }
 
 // Object is the object rendered.
 func (r *Rendering) Object() Object { return r.obj }
 
-// Plain is PlainFor(obj, o), or a cached object's file, computed on the first call for o.
+// Plain is PlainWith(obj, o, d), or a cached object's file, computed on the first call for o.
 func (r *Rendering) Plain(o Output) ([]byte, error) {
 	if got, ok := r.done[o]; ok {
 		return got.b, got.err
 	}
-	b, err := plainOf(r.obj, o)
+	b, err := plainOf(r.obj, o, r.defaulter)
 	r.done[o] = rendered{b: b, err: err}
 	return b, err
 }
 
 // plainOf is obj's file in output mode o.
-func plainOf(obj Object, o Output) ([]byte, error) {
+func plainOf(obj Object, o Output, d *defaulting.Defaulter) ([]byte, error) {
 	switch obj := obj.(type) {
 	case *Cached:
 		return obj.file(o)
 	case *unstructured.Unstructured:
-		return PlainFor(obj, o)
+		return PlainWith(obj, o, d)
 	}
 	return nil, fmt.Errorf("render %s %s/%s: %T is neither a listed nor a cached object", obj.GetKind(), obj.GetNamespace(), obj.GetName(), obj)
 }
