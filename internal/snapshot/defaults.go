@@ -47,7 +47,7 @@ func withoutDefaults(obj map[string]any, owned, applied *fieldpath.Set, kind *de
 	if err != nil {
 		return obj
 	}
-	w := &walk{owned: owned, applied: applied, kind: kind, removed: map[string][]any{}, keep: map[string]bool{}}
+	w := &walk{owned: owned, applied: applied, kind: kind, removed: map[string][]any{}, keep: &trie{}}
 	for k, v := range obj {
 		if k == "metadata" {
 			if md, ok := v.(map[string]any); ok {
@@ -72,7 +72,7 @@ func withoutDefaults(obj map[string]any, owned, applied *fieldpath.Set, kind *de
 	if !w.settle(obj, want) {
 		return obj
 	}
-	for _, p := range w.emptied(obj, nil, nil) {
+	for _, p := range w.emptied(obj) {
 		w.removed[pathKey(p)] = p
 	}
 	if !w.settle(obj, want) {
@@ -80,22 +80,21 @@ func withoutDefaults(obj map[string]any, owned, applied *fieldpath.Set, kind *de
 	}
 	if w.copies(obj, want, candidates) {
 		before := maps.Clone(w.removed)
-		for _, p := range w.emptied(obj, nil, nil) {
+		for _, p := range w.emptied(obj) {
 			w.removed[pathKey(p)] = p
 		}
 		if !w.settle(obj, want) {
 			w.removed = before
 		}
 	}
-	out, _ := w.without(obj, nil).(map[string]any)
-	return out
+	return w.without(obj)
 }
 
 // settle puts back candidates until obj without the rest defaults to want; false when it does
 // not within maxRounds or defaulting fails.
 func (w *walk) settle(obj map[string]any, want map[string]any) bool {
 	for range maxRounds {
-		out, _ := w.without(obj, nil).(map[string]any)
+		out := w.without(obj)
 		got, err := w.kind.Default(out)
 		if err != nil {
 			return false
@@ -111,35 +110,78 @@ func (w *walk) settle(obj map[string]any, want map[string]any) bool {
 	return false
 }
 
-// copies tries again, one at a time, the candidates put back whose value is also elsewhere
-// in obj: the defaults that copy another field (a Job's labels from its template's, a Pod's
-// requests from its limits) are put back with it when both are left out at once, and come
-// back once it is there. It reports whether it left out any.
+// copies tries again the candidates put back whose value is also elsewhere in obj: the
+// defaults that copy another field (a Job's labels from its template's, a Pod's requests from
+// its limits) are put back with it when both are left out at once, and come back once it is
+// there. A value and its copy are equal, so a round tries one candidate of each value at once:
+// as many rounds as the most repeated value has candidates. It reports whether it left out any.
 func (w *walk) copies(obj, want map[string]any, candidates map[string][]any) bool {
 	counts := map[any]int{}
 	countScalars(obj, counts)
-	var retry []string
+	groups := map[any][]string{}
 	for key, p := range candidates {
 		if _, gone := w.removed[key]; gone {
 			continue
 		}
 		if v, _ := lookup(obj, p); isScalar(v) && counts[v] > 1 {
-			retry = append(retry, key)
+			groups[v] = append(groups[v], key)
 		}
 	}
-	slices.Sort(retry)
+	for _, g := range groups {
+		slices.Sort(g)
+	}
 	left := false
-	for _, key := range retry {
-		w.removed[key] = candidates[key]
-		out, _ := w.without(obj, nil).(map[string]any)
-		got, err := w.kind.Default(out)
-		if err != nil || len(differences(got, want, nil, nil)) > 0 {
-			delete(w.removed, key)
-			continue
+	for round := 0; ; round++ {
+		var batch []string
+		for _, g := range groups {
+			if round < len(g) {
+				batch = append(batch, g[round])
+			}
 		}
-		left = true
+		if len(batch) == 0 {
+			return left
+		}
+		for _, key := range batch {
+			w.removed[key] = candidates[key]
+		}
+		if w.retry(obj, want, batch, candidates) {
+			left = true
+		}
 	}
-	return left
+}
+
+// retry checks a round of copies: the candidates of batch related to a difference go back;
+// if the rest still do not default to want, they all go back. It reports whether any stay out.
+func (w *walk) retry(obj, want map[string]any, batch []string, candidates map[string][]any) bool {
+	for range 2 {
+		got, err := w.kind.Default(w.without(obj))
+		if err != nil {
+			break
+		}
+		diffs := differences(got, want, nil, nil)
+		if len(diffs) == 0 {
+			return true
+		}
+		for _, key := range batch {
+			if relatedToAny(candidates[key], diffs) {
+				delete(w.removed, key)
+			}
+		}
+	}
+	for _, key := range batch {
+		delete(w.removed, key)
+	}
+	return false
+}
+
+// relatedToAny reports whether p is at, above or below a path of diffs.
+func relatedToAny(p []any, diffs [][]any) bool {
+	for _, d := range diffs {
+		if isPrefix(p, d) || isPrefix(d, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // countScalars counts the scalar values in v.
@@ -160,41 +202,46 @@ func countScalars(v any, counts map[any]int) {
 	}
 }
 
-// emptied are the paths of the maps below v (the value at path) that held something and
-// hold nothing once the candidates are left out, and that may go (not kept, not list items).
-func (w *walk) emptied(v any, path []any, out [][]any) [][]any {
-	m, ok := v.(map[string]any)
-	if !ok {
-		if l, isList := v.([]any); isList {
-			for i, item := range l {
-				out = w.emptied(item, appendPath(path, i), out)
+// emptied are the paths of the maps in obj that held something and hold nothing once the
+// candidates are left out, and that may go (not kept, not list items).
+func (w *walk) emptied(obj map[string]any) [][]any {
+	return w.emptiedBelow(obj, nil, w.removedTrie(), w.keep, nil)
+}
+
+// emptiedBelow is emptied for v, the value at path; gone and keep are the nodes of path in
+// the tries of values left out and of maps that stay.
+func (w *walk) emptiedBelow(v any, path []any, gone, keep *trie, out [][]any) [][]any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, item := range x {
+			g, kp := gone.child(k), keep.child(k)
+			if g != nil && g.here {
+				continue
+			}
+			p := appendPath(path, k)
+			out = w.emptiedBelow(item, p, g, kp, out)
+			if im, isMap := item.(map[string]any); isMap && len(im) > 0 && (kp == nil || !kp.here) && allGone(im, g, kp) {
+				out = append(out, p)
 			}
 		}
-		return out
-	}
-	for k, item := range m {
-		p := appendPath(path, k)
-		if _, gone := w.removed[pathKey(p)]; gone {
-			continue
-		}
-		out = w.emptied(item, p, out)
-		if im, isMap := item.(map[string]any); isMap && len(im) > 0 && !w.keep[pathKey(p)] && w.allGone(im, p) {
-			out = append(out, p)
+	case []any:
+		for i, item := range x {
+			out = w.emptiedBelow(item, appendPath(path, i), gone.child(i), keep.child(i), out)
 		}
 	}
 	return out
 }
 
-// allGone reports whether nothing of m, the map at path, is left once the candidates are
-// left out.
-func (w *walk) allGone(m map[string]any, path []any) bool {
+// allGone reports whether nothing of m is left once the values of gone are left out; keep
+// holds the maps that stay.
+func allGone(m map[string]any, gone, keep *trie) bool {
 	for k, item := range m {
-		p := appendPath(path, k)
-		if _, gone := w.removed[pathKey(p)]; gone {
+		g, kp := gone.child(k), keep.child(k)
+		if g != nil && g.here {
 			continue
 		}
 		im, isMap := item.(map[string]any)
-		if !isMap || len(im) == 0 || w.keep[pathKey(p)] || !w.allGone(im, p) {
+		if !isMap || len(im) == 0 || (kp != nil && kp.here) || !allGone(im, g, kp) {
 			return false
 		}
 	}
@@ -206,7 +253,7 @@ type walk struct {
 	owned, applied *fieldpath.Set
 	kind           *defaulting.Kind
 	removed        map[string][]any // candidates left out, by pathKey
-	keep           map[string]bool  // maps that stay even when all they hold is left out
+	keep           *trie            // maps that stay even when all they hold is left out
 }
 
 // childOf is the node of set below field name, nil when set has none.
@@ -241,7 +288,7 @@ func (w *walk) visit(v, want any, path []any, owned, applied *fieldpath.Set, rem
 			return
 		}
 		if !removable {
-			w.keep[pathKey(path)] = true
+			w.keep.add(path)
 		}
 		for k, item := range x {
 			w.visitField(item, want, appendPath(path, k), owned, applied, fieldpath.FieldNameElement(k))
@@ -286,7 +333,7 @@ func (w *walk) visitList(items []any, want any, path []any, owned, applied *fiel
 		if !isMap {
 			continue // a scalar item names itself (a set) or its index: it stays
 		}
-		w.keep[pathKey(ipath)] = true
+		w.keep.add(ipath)
 		var pe fieldpath.PathElement
 		var ownedItem, appliedItem *fieldpath.Set
 		if owned != nil {
@@ -363,31 +410,80 @@ func lookup(v any, path []any) (any, bool) {
 	return v, true
 }
 
-// without is v, the value at path, without the values still left out (candidates, and maps
-// they left empty).
-func (w *walk) without(v any, path []any) any {
+// without is obj without the values still left out (candidates, and maps they left empty).
+// Only the maps and lists on the way to a value left out are copied; the rest is shared with
+// obj.
+func (w *walk) without(obj map[string]any) map[string]any {
+	out, _ := withoutValues(obj, w.removedTrie()).(map[string]any)
+	return out
+}
+
+func withoutValues(v any, t *trie) any {
+	if t == nil || len(t.kids) == 0 {
+		return v
+	}
 	switch x := v.(type) {
 	case map[string]any:
-		if len(x) == 0 {
-			return x
-		}
-		out := make(map[string]any, len(x))
-		for k, item := range x {
-			p := appendPath(path, k)
-			if _, gone := w.removed[pathKey(p)]; gone {
-				continue
+		out := maps.Clone(x)
+		for step, kid := range t.kids {
+			k, _ := step.(string)
+			item, ok := x[k]
+			switch {
+			case !ok:
+			case kid.here:
+				delete(out, k)
+			default:
+				out[k] = withoutValues(item, kid)
 			}
-			out[k] = w.without(item, p)
 		}
 		return out
 	case []any:
-		out := make([]any, len(x))
-		for i, item := range x {
-			out[i] = w.without(item, appendPath(path, i))
+		out := slices.Clone(x)
+		for step, kid := range t.kids {
+			if i, ok := step.(int); ok && i < len(x) {
+				out[i] = withoutValues(x[i], kid)
+			}
 		}
 		return out
 	}
 	return v
+}
+
+// trie is a set of paths: here when the path to this node is in it.
+type trie struct {
+	here bool
+	kids map[any]*trie
+}
+
+func (t *trie) add(path []any) {
+	for _, step := range path {
+		if t.kids == nil {
+			t.kids = map[any]*trie{}
+		}
+		next := t.kids[step]
+		if next == nil {
+			next = &trie{}
+			t.kids[step] = next
+		}
+		t = next
+	}
+	t.here = true
+}
+
+// child is the node below t by step, nil when there is none.
+func (t *trie) child(step any) *trie {
+	if t == nil {
+		return nil
+	}
+	return t.kids[step]
+}
+
+func (w *walk) removedTrie() *trie {
+	t := &trie{}
+	for _, p := range w.removed {
+		t.add(p)
+	}
+	return t
 }
 
 // putBack takes back every candidate at or below a path in diffs, and those at or above one

@@ -26,7 +26,8 @@ import (
 var madeBy = []string{"create", "typed", "apply"}
 
 // TestCleanMadeAnyWay makes every manifest in testdata/defaults/manifests each way on a real
-// API server and asserts their Clean files are the same, byte for byte. With -update it
+// API server and asserts their Clean files are the same, byte for byte, and that the file
+// made again each way (a round trip to a fresh namespace) gives the same file. With -update it
 // writes the live objects as the inputs of TestCleanDefaultsGolden.
 func TestCleanMadeAnyWay(t *testing.T) {
 	env, err := kubetest.Start()
@@ -45,6 +46,7 @@ func TestCleanMadeAnyWay(t *testing.T) {
 	d := defaulting.Compiled(schemas)
 	for _, way := range madeBy {
 		c.Namespace(t, "made-by-"+way)
+		c.Namespace(t, "again-by-"+way)
 	}
 	update := flag.Lookup("update").Value.String() == "true"
 	files, _ := filepath.Glob("testdata/defaults/manifests/*.yaml")
@@ -54,7 +56,7 @@ func TestCleanMadeAnyWay(t *testing.T) {
 			manifest := kubetest.Decode(t, readFile(t, file))[0]
 			var first string
 			for _, way := range madeBy {
-				live := makeWay(t, c, manifest, way)
+				live := makeWay(t, c, manifest, way, "made-by-")
 				if update {
 					b, err := yaml.Marshal(live.Object)
 					if err != nil {
@@ -77,15 +79,28 @@ func TestCleanMadeAnyWay(t *testing.T) {
 					t.Errorf("Clean file of the object made by %s differs from the one made by %s (-%[2]s +%[1]s):\n%[3]s", way, madeBy[0], cmp.Diff(first, string(got)))
 				}
 			}
+			// Round trip: the file made again each way gives the same file.
+			file := kubetest.Decode(t, first)[0]
+			for _, way := range madeBy {
+				again := makeWay(t, c, file, way, "again-by-")
+				again.SetNamespace("shop")
+				got, err := snapshot.PlainWith(again, snapshot.Clean, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got) != first {
+					t.Errorf("the Clean file made again by %s gives another file (-first +again):\n%s", way, cmp.Diff(first, string(got)))
+				}
+			}
 		})
 	}
 }
 
-// makeWay makes manifest one way in the namespace made-by-<way> and returns it as stored.
-func makeWay(t *testing.T, c *kubetest.Client, manifest *unstructured.Unstructured, way string) *unstructured.Unstructured {
+// makeWay makes manifest one way in the namespace <prefix><way> and returns it as stored.
+func makeWay(t *testing.T, c *kubetest.Client, manifest *unstructured.Unstructured, way, prefix string) *unstructured.Unstructured {
 	t.Helper()
 	obj := manifest.DeepCopy()
-	obj.SetNamespace("made-by-" + way)
+	obj.SetNamespace(prefix + way)
 	ri := c.Resource(t, obj)
 	ctx := context.Background()
 	var err error
