@@ -40,6 +40,8 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	storagev1alpha1 "k8s.io/api/storage/v1alpha1"
 	storagev1beta1 "k8s.io/api/storage/v1beta1"
+	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kadmissionregistration "k8s.io/kubernetes/pkg/apis/admissionregistration"
@@ -103,45 +105,49 @@ type group struct {
 	types       *runtime.SchemeBuilder
 	defaults    func(*runtime.Scheme) error
 	conversions func(*runtime.Scheme) error
+	// own is true when types and defaulting are one package's (apiextensions-apiserver): its
+	// SchemeBuilder has always held its defaulting, and is left as it is.
+	own bool
 }
 
 // groups are the API group versions with defaulting functions in the compiled release.
 var groups = []group{
-	{admissionregistrationv1.SchemeGroupVersion, &admissionregistrationv1.SchemeBuilder, kadmissionregistrationv1.RegisterDefaults, kadmissionregistrationv1.RegisterConversions},
-	{admissionregistrationv1alpha1.SchemeGroupVersion, &admissionregistrationv1alpha1.SchemeBuilder, kadmissionregistrationv1alpha1.RegisterDefaults, kadmissionregistrationv1alpha1.RegisterConversions},
-	{admissionregistrationv1beta1.SchemeGroupVersion, &admissionregistrationv1beta1.SchemeBuilder, kadmissionregistrationv1beta1.RegisterDefaults, kadmissionregistrationv1beta1.RegisterConversions},
-	{appsv1.SchemeGroupVersion, &appsv1.SchemeBuilder, kappsv1.RegisterDefaults, kappsv1.RegisterConversions},
-	{appsv1beta1.SchemeGroupVersion, &appsv1beta1.SchemeBuilder, kappsv1beta1.RegisterDefaults, kappsv1beta1.RegisterConversions},
-	{appsv1beta2.SchemeGroupVersion, &appsv1beta2.SchemeBuilder, kappsv1beta2.RegisterDefaults, kappsv1beta2.RegisterConversions},
-	{autoscalingv1.SchemeGroupVersion, &autoscalingv1.SchemeBuilder, kautoscalingv1.RegisterDefaults, kautoscalingv1.RegisterConversions},
-	{autoscalingv2.SchemeGroupVersion, &autoscalingv2.SchemeBuilder, kautoscalingv2.RegisterDefaults, kautoscalingv2.RegisterConversions},
-	{batchv1.SchemeGroupVersion, &batchv1.SchemeBuilder, kbatchv1.RegisterDefaults, kbatchv1.RegisterConversions},
-	{batchv1beta1.SchemeGroupVersion, &batchv1beta1.SchemeBuilder, kbatchv1beta1.RegisterDefaults, kbatchv1beta1.RegisterConversions},
-	{certificatesv1.SchemeGroupVersion, &certificatesv1.SchemeBuilder, kcertificatesv1.RegisterDefaults, kcertificatesv1.RegisterConversions},
-	{certificatesv1beta1.SchemeGroupVersion, &certificatesv1beta1.SchemeBuilder, kcertificatesv1beta1.RegisterDefaults, kcertificatesv1beta1.RegisterConversions},
-	{corev1.SchemeGroupVersion, &corev1.SchemeBuilder, kcorev1.RegisterDefaults, kcorev1.RegisterConversions},
-	{discoveryv1.SchemeGroupVersion, &discoveryv1.SchemeBuilder, kdiscoveryv1.RegisterDefaults, kdiscoveryv1.RegisterConversions},
-	{discoveryv1beta1.SchemeGroupVersion, &discoveryv1beta1.SchemeBuilder, kdiscoveryv1beta1.RegisterDefaults, kdiscoveryv1beta1.RegisterConversions},
-	{extensionsv1beta1.SchemeGroupVersion, &extensionsv1beta1.SchemeBuilder, kextensionsv1beta1.RegisterDefaults, kextensionsv1beta1.RegisterConversions},
-	{flowcontrolv1.SchemeGroupVersion, &flowcontrolv1.SchemeBuilder, kflowcontrolv1.RegisterDefaults, kflowcontrolv1.RegisterConversions},
-	{flowcontrolv1beta1.SchemeGroupVersion, &flowcontrolv1beta1.SchemeBuilder, kflowcontrolv1beta1.RegisterDefaults, kflowcontrolv1beta1.RegisterConversions},
-	{flowcontrolv1beta2.SchemeGroupVersion, &flowcontrolv1beta2.SchemeBuilder, kflowcontrolv1beta2.RegisterDefaults, kflowcontrolv1beta2.RegisterConversions},
-	{flowcontrolv1beta3.SchemeGroupVersion, &flowcontrolv1beta3.SchemeBuilder, kflowcontrolv1beta3.RegisterDefaults, kflowcontrolv1beta3.RegisterConversions},
-	{networkingv1.SchemeGroupVersion, &networkingv1.SchemeBuilder, knetworkingv1.RegisterDefaults, knetworkingv1.RegisterConversions},
-	{networkingv1beta1.SchemeGroupVersion, &networkingv1beta1.SchemeBuilder, knetworkingv1beta1.RegisterDefaults, knetworkingv1beta1.RegisterConversions},
-	{rbacv1.SchemeGroupVersion, &rbacv1.SchemeBuilder, krbacv1.RegisterDefaults, krbacv1.RegisterConversions},
-	{rbacv1alpha1.SchemeGroupVersion, &rbacv1alpha1.SchemeBuilder, krbacv1alpha1.RegisterDefaults, krbacv1alpha1.RegisterConversions},
-	{rbacv1beta1.SchemeGroupVersion, &rbacv1beta1.SchemeBuilder, krbacv1beta1.RegisterDefaults, krbacv1beta1.RegisterConversions},
-	{resourcev1.SchemeGroupVersion, &resourcev1.SchemeBuilder, kresourcev1.RegisterDefaults, kresourcev1.RegisterConversions},
-	{resourcev1alpha3.SchemeGroupVersion, &resourcev1alpha3.SchemeBuilder, kresourcev1alpha3.RegisterDefaults, kresourcev1alpha3.RegisterConversions},
-	{resourcev1beta1.SchemeGroupVersion, &resourcev1beta1.SchemeBuilder, kresourcev1beta1.RegisterDefaults, kresourcev1beta1.RegisterConversions},
-	{resourcev1beta2.SchemeGroupVersion, &resourcev1beta2.SchemeBuilder, kresourcev1beta2.RegisterDefaults, kresourcev1beta2.RegisterConversions},
-	{schedulingv1.SchemeGroupVersion, &schedulingv1.SchemeBuilder, kschedulingv1.RegisterDefaults, kschedulingv1.RegisterConversions},
-	{schedulingv1alpha3.SchemeGroupVersion, &schedulingv1alpha3.SchemeBuilder, kschedulingv1alpha3.RegisterDefaults, kschedulingv1alpha3.RegisterConversions},
-	{schedulingv1beta1.SchemeGroupVersion, &schedulingv1beta1.SchemeBuilder, kschedulingv1beta1.RegisterDefaults, kschedulingv1beta1.RegisterConversions},
-	{storagev1.SchemeGroupVersion, &storagev1.SchemeBuilder, kstoragev1.RegisterDefaults, kstoragev1.RegisterConversions},
-	{storagev1alpha1.SchemeGroupVersion, &storagev1alpha1.SchemeBuilder, kstoragev1alpha1.RegisterDefaults, kstoragev1alpha1.RegisterConversions},
-	{storagev1beta1.SchemeGroupVersion, &storagev1beta1.SchemeBuilder, kstoragev1beta1.RegisterDefaults, kstoragev1beta1.RegisterConversions},
+	{admissionregistrationv1.SchemeGroupVersion, &admissionregistrationv1.SchemeBuilder, kadmissionregistrationv1.RegisterDefaults, kadmissionregistrationv1.RegisterConversions, false},
+	{admissionregistrationv1alpha1.SchemeGroupVersion, &admissionregistrationv1alpha1.SchemeBuilder, kadmissionregistrationv1alpha1.RegisterDefaults, kadmissionregistrationv1alpha1.RegisterConversions, false},
+	{admissionregistrationv1beta1.SchemeGroupVersion, &admissionregistrationv1beta1.SchemeBuilder, kadmissionregistrationv1beta1.RegisterDefaults, kadmissionregistrationv1beta1.RegisterConversions, false},
+	{appsv1.SchemeGroupVersion, &appsv1.SchemeBuilder, kappsv1.RegisterDefaults, kappsv1.RegisterConversions, false},
+	{appsv1beta1.SchemeGroupVersion, &appsv1beta1.SchemeBuilder, kappsv1beta1.RegisterDefaults, kappsv1beta1.RegisterConversions, false},
+	{appsv1beta2.SchemeGroupVersion, &appsv1beta2.SchemeBuilder, kappsv1beta2.RegisterDefaults, kappsv1beta2.RegisterConversions, false},
+	{autoscalingv1.SchemeGroupVersion, &autoscalingv1.SchemeBuilder, kautoscalingv1.RegisterDefaults, kautoscalingv1.RegisterConversions, false},
+	{autoscalingv2.SchemeGroupVersion, &autoscalingv2.SchemeBuilder, kautoscalingv2.RegisterDefaults, kautoscalingv2.RegisterConversions, false},
+	{batchv1.SchemeGroupVersion, &batchv1.SchemeBuilder, kbatchv1.RegisterDefaults, kbatchv1.RegisterConversions, false},
+	{batchv1beta1.SchemeGroupVersion, &batchv1beta1.SchemeBuilder, kbatchv1beta1.RegisterDefaults, kbatchv1beta1.RegisterConversions, false},
+	{certificatesv1.SchemeGroupVersion, &certificatesv1.SchemeBuilder, kcertificatesv1.RegisterDefaults, kcertificatesv1.RegisterConversions, false},
+	{certificatesv1beta1.SchemeGroupVersion, &certificatesv1beta1.SchemeBuilder, kcertificatesv1beta1.RegisterDefaults, kcertificatesv1beta1.RegisterConversions, false},
+	{corev1.SchemeGroupVersion, &corev1.SchemeBuilder, kcorev1.RegisterDefaults, kcorev1.RegisterConversions, false},
+	{discoveryv1.SchemeGroupVersion, &discoveryv1.SchemeBuilder, kdiscoveryv1.RegisterDefaults, kdiscoveryv1.RegisterConversions, false},
+	{discoveryv1beta1.SchemeGroupVersion, &discoveryv1beta1.SchemeBuilder, kdiscoveryv1beta1.RegisterDefaults, kdiscoveryv1beta1.RegisterConversions, false},
+	{extensionsv1beta1.SchemeGroupVersion, &extensionsv1beta1.SchemeBuilder, kextensionsv1beta1.RegisterDefaults, kextensionsv1beta1.RegisterConversions, false},
+	{flowcontrolv1.SchemeGroupVersion, &flowcontrolv1.SchemeBuilder, kflowcontrolv1.RegisterDefaults, kflowcontrolv1.RegisterConversions, false},
+	{flowcontrolv1beta1.SchemeGroupVersion, &flowcontrolv1beta1.SchemeBuilder, kflowcontrolv1beta1.RegisterDefaults, kflowcontrolv1beta1.RegisterConversions, false},
+	{flowcontrolv1beta2.SchemeGroupVersion, &flowcontrolv1beta2.SchemeBuilder, kflowcontrolv1beta2.RegisterDefaults, kflowcontrolv1beta2.RegisterConversions, false},
+	{flowcontrolv1beta3.SchemeGroupVersion, &flowcontrolv1beta3.SchemeBuilder, kflowcontrolv1beta3.RegisterDefaults, kflowcontrolv1beta3.RegisterConversions, false},
+	{networkingv1.SchemeGroupVersion, &networkingv1.SchemeBuilder, knetworkingv1.RegisterDefaults, knetworkingv1.RegisterConversions, false},
+	{networkingv1beta1.SchemeGroupVersion, &networkingv1beta1.SchemeBuilder, knetworkingv1beta1.RegisterDefaults, knetworkingv1beta1.RegisterConversions, false},
+	{rbacv1.SchemeGroupVersion, &rbacv1.SchemeBuilder, krbacv1.RegisterDefaults, krbacv1.RegisterConversions, false},
+	{rbacv1alpha1.SchemeGroupVersion, &rbacv1alpha1.SchemeBuilder, krbacv1alpha1.RegisterDefaults, krbacv1alpha1.RegisterConversions, false},
+	{rbacv1beta1.SchemeGroupVersion, &rbacv1beta1.SchemeBuilder, krbacv1beta1.RegisterDefaults, krbacv1beta1.RegisterConversions, false},
+	{resourcev1.SchemeGroupVersion, &resourcev1.SchemeBuilder, kresourcev1.RegisterDefaults, kresourcev1.RegisterConversions, false},
+	{resourcev1alpha3.SchemeGroupVersion, &resourcev1alpha3.SchemeBuilder, kresourcev1alpha3.RegisterDefaults, kresourcev1alpha3.RegisterConversions, false},
+	{resourcev1beta1.SchemeGroupVersion, &resourcev1beta1.SchemeBuilder, kresourcev1beta1.RegisterDefaults, kresourcev1beta1.RegisterConversions, false},
+	{resourcev1beta2.SchemeGroupVersion, &resourcev1beta2.SchemeBuilder, kresourcev1beta2.RegisterDefaults, kresourcev1beta2.RegisterConversions, false},
+	{schedulingv1.SchemeGroupVersion, &schedulingv1.SchemeBuilder, kschedulingv1.RegisterDefaults, kschedulingv1.RegisterConversions, false},
+	{schedulingv1alpha3.SchemeGroupVersion, &schedulingv1alpha3.SchemeBuilder, kschedulingv1alpha3.RegisterDefaults, kschedulingv1alpha3.RegisterConversions, false},
+	{schedulingv1beta1.SchemeGroupVersion, &schedulingv1beta1.SchemeBuilder, kschedulingv1beta1.RegisterDefaults, kschedulingv1beta1.RegisterConversions, false},
+	{storagev1.SchemeGroupVersion, &storagev1.SchemeBuilder, kstoragev1.RegisterDefaults, kstoragev1.RegisterConversions, false},
+	{storagev1alpha1.SchemeGroupVersion, &storagev1alpha1.SchemeBuilder, kstoragev1alpha1.RegisterDefaults, kstoragev1alpha1.RegisterConversions, false},
+	{storagev1beta1.SchemeGroupVersion, &storagev1beta1.SchemeBuilder, kstoragev1beta1.RegisterDefaults, kstoragev1beta1.RegisterConversions, false},
+	{apiextensionsv1.SchemeGroupVersion, &apiextensionsv1.SchemeBuilder, apiextensionsv1.RegisterDefaults, apiextensionsv1.RegisterConversions, true},
 }
 
 // internal are the API server's internal versions of the groups, which an object is converted
@@ -151,7 +157,7 @@ var internal = []func(*runtime.Scheme) error{
 	kadmissionregistration.AddToScheme, kapps.AddToScheme, kautoscaling.AddToScheme, kbatch.AddToScheme,
 	kcertificates.AddToScheme, kcore.AddToScheme, kdiscovery.AddToScheme, kextensions.AddToScheme,
 	kflowcontrol.AddToScheme, knetworking.AddToScheme, kpolicy.AddToScheme, krbac.AddToScheme,
-	kresource.AddToScheme, kscheduling.AddToScheme, kstorage.AddToScheme,
+	kresource.AddToScheme, kscheduling.AddToScheme, kstorage.AddToScheme, apiextensionsinternal.AddToScheme,
 }
 
 // pristine is the length of each group's k8s.io/api SchemeBuilder before k8s.io/kubernetes
@@ -166,7 +172,7 @@ const pristine = 1
 // explicitly into the private scheme instead.
 func init() {
 	for _, g := range groups {
-		if len(*g.types) > pristine {
+		if !g.own && len(*g.types) > pristine {
 			*g.types = (*g.types)[:pristine]
 		}
 	}

@@ -46,6 +46,7 @@ func TestBuiltinKinds(t *testing.T) {
 		{schema.GroupVersionKind{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"}, true},
 		{schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRoleBinding"}, true},
 		{schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}, false},
+		{schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}, true},
 		{schema.GroupVersionKind{Group: "shop.example.com", Version: "v1", Kind: "IceCreamOrder"}, false},
 	} {
 		if got := b.Has(tc.gvk); got != tc.want {
