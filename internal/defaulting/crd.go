@@ -8,7 +8,6 @@ import (
 	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
-	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -95,8 +94,9 @@ func (s *Schemas) get(gvk schema.GroupVersionKind) *structuralschema.Structural 
 }
 
 // structuralOf is the structural schema of one CRD version as the API server builds it
-// (customresource_handler.go: converted to the internal version, made structural, defaults
-// pruned to the schema), nil without a schema.
+// (customresource_handler.go: converted to the internal version, made structural), nil without
+// a schema. The server also prunes the defaults to the schema (defaulting.PruneDefaults); a v1
+// CRD's defaults are pruned already, its validation refuses others.
 func structuralOf(v *apiextensionsv1.CustomResourceValidation) (*structuralschema.Structural, error) {
 	if v == nil || v.OpenAPIV3Schema == nil {
 		return nil, nil
@@ -108,10 +108,6 @@ func structuralOf(v *apiextensionsv1.CustomResourceValidation) (*structuralschem
 	st, err := structuralschema.NewStructural(internal.OpenAPIV3Schema)
 	if err != nil {
 		return nil, fmt.Errorf("structural schema: %w", err)
-	}
-	st = st.DeepCopy()
-	if err := structuraldefaulting.PruneDefaults(st); err != nil {
-		return nil, fmt.Errorf("prune defaults: %w", err)
 	}
 	return st, nil
 }
@@ -143,6 +139,48 @@ type customSchema struct{ st *structuralschema.Structural }
 // applies them when it decodes a request and when it reads from storage.
 func defaultCustom(st *structuralschema.Structural, obj map[string]any) map[string]any {
 	out := runtime.DeepCopyJSON(obj)
-	structuraldefaulting.Default(out, st)
+	applyDefaults(out, st)
 	return out
+}
+
+// applyDefaults is k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting.Default of
+// the same release, line for line: that package also holds CRD validation, which would link
+// the CEL interpreter (github.com/google/cel-go) into the binary for these forty lines.
+// TestApplyDefaultsIsUpstream compares the two.
+func applyDefaults(x any, s *structuralschema.Structural) {
+	if s == nil {
+		return
+	}
+	switch x := x.(type) {
+	case map[string]any:
+		for k, prop := range s.Properties {
+			if prop.Default.Object == nil {
+				continue
+			}
+			if _, found := x[k]; !found || isNonNullableNull(x[k], &prop) {
+				x[k] = runtime.DeepCopyJSONValue(prop.Default.Object)
+			}
+		}
+		for k := range x {
+			if prop, found := s.Properties[k]; found {
+				applyDefaults(x[k], &prop)
+			} else if s.AdditionalProperties != nil {
+				if isNonNullableNull(x[k], s.AdditionalProperties.Structural) {
+					x[k] = runtime.DeepCopyJSONValue(s.AdditionalProperties.Structural.Default.Object)
+				}
+				applyDefaults(x[k], s.AdditionalProperties.Structural)
+			}
+		}
+	case []any:
+		for i := range x {
+			if isNonNullableNull(x[i], s.Items) {
+				x[i] = runtime.DeepCopyJSONValue(s.Items.Default.Object)
+			}
+			applyDefaults(x[i], s.Items)
+		}
+	}
+}
+
+func isNonNullableNull(x any, s *structuralschema.Structural) bool {
+	return x == nil && s != nil && !s.Nullable
 }

@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	upstream "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 )
@@ -112,3 +114,72 @@ func TestSchemasConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// applyDefaults is a copy of the upstream algorithm: both give the same objects.
+func TestApplyDefaultsIsUpstream(t *testing.T) {
+	s := NewSchemas()
+	if err := s.SetUnstructured(crd(t, nestedCRD)); err != nil {
+		t.Fatal(err)
+	}
+	st := s.get(schema.GroupVersionKind{Group: "example.com", Version: "v1", Kind: "Gadget"})
+	if st == nil {
+		t.Fatal("no schema")
+	}
+	for _, doc := range []string{
+		`{}`,
+		`{"spec": {}}`,
+		`{"spec": {"size": null, "limits": null, "ports": [{}, {"protocol": "UDP"}, null], "labels": {"a": null, "b": "x"}}}`,
+		`{"spec": {"limits": {"cpu": "1"}, "extra": {"x": 1}}}`,
+	} {
+		var in map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &in); err != nil {
+			t.Fatal(err)
+		}
+		want := runtime.DeepCopyJSON(in)
+		upstream.Default(want, st)
+		got := defaultCustom(st, in)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (-upstream +ours):\n%s", doc, diff)
+		}
+	}
+}
+
+const nestedCRD = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Gadget, plural: gadgets}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            default: {}
+            x-kubernetes-preserve-unknown-fields: true
+            properties:
+              size: {type: string, default: medium}
+              limits:
+                type: object
+                default: {}
+                properties:
+                  cpu: {type: string, default: 500m}
+              ports:
+                type: array
+                items:
+                  type: object
+                  default: {name: p}
+                  properties:
+                    name: {type: string}
+                    protocol: {type: string, default: TCP}
+              labels:
+                type: object
+                additionalProperties: {type: string, default: none}
+`
