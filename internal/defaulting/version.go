@@ -22,6 +22,8 @@ import (
 //   - storage CSIDriver spec.preventPodSchedulingIfMissing (default false) is new in 1.37
 //     (VolumeLimitScaling, beta, on); 1.35 and 1.36 have it alpha and off, 1.34 not at all.
 //     Before 1.37 it is never left out.
+//   - scheduling PodGroup spec.disruptionMode ({single: {}}) is new in 1.37 (a declarative
+//     default); before 1.37 it is never left out.
 //   - admissionregistration/v1 MutatingAdmissionPolicy spec.failurePolicy (1.36),
 //     certificates/v1 PodCertificateRequest spec.maxExpirationSeconds and resource/v1
 //     DeviceTaintRule (1.37) are defaulted from the release that first serves their version:
@@ -33,6 +35,11 @@ import (
 //     followed it in conversion before; SetDefaults_PodStatus and a LoadBalancer Service's
 //     status ipMode are status. The 1.37 defaulting leaves none of these out where an older
 //     server would not put it back.
+//   - resource Device nodeAllocatableResourceMappings[].allocationMultiplier (1.36) and
+//     v1beta1 BasicDevice defaults are no longer defaulted in 1.37: kept, as every value the
+//     compiled defaulting does not put back.
+//   - CustomResourceDefinitions and the structural-schema defaulting of custom resources
+//     (k8s.io/apiextensions-apiserver v0.34.0 and v0.37.2) are the same.
 //   - JobPodReplacementPolicy (GA in 1.34) and StatefulSetAutoDeletePVC (GA in 1.32) lost
 //     their gates: the same defaults. H2CContainerProbe's HTTP probe protocol default and
 //     PodGroupPreemptionPolicy are alpha, off in 1.37: not applied.
@@ -61,6 +68,7 @@ var exceptions = []exception{
 	{group: "apps", path: []string{"volumes", "*", "image", "pullPolicy"}, notIn: []int{34}},
 	{group: "batch", path: []string{"volumes", "*", "image", "pullPolicy"}, notIn: []int{34}},
 	{group: "storage.k8s.io", kinds: []string{"CSIDriver"}, path: []string{"spec", "preventPodSchedulingIfMissing"}, notIn: []int{34, 35, 36}},
+	{group: "scheduling.k8s.io", kinds: []string{"PodGroup"}, path: []string{"spec", "disruptionMode"}, notIn: []int{34, 35, 36}},
 }
 
 // ParseVersion reads the major and minor version an API server reports (discovery's
