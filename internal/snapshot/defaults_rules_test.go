@@ -147,6 +147,17 @@ func TestCleanDefaultsRules(t *testing.T) {
 			lacks: []string{"memory", "replicas", "paused", "protocol"},
 		},
 		{
+			name: "an empty list an Apply manager names stays",
+			obj: func(t *testing.T) *unstructured.Unstructured {
+				o := live(t, "widget", "apply")
+				if err := unstructured.SetNestedSlice(o.Object, []any{}, "spec", "tags"); err != nil {
+					t.Fatal(err)
+				}
+				return o
+			},
+			has: []string{"\n  tags: []\n"},
+		},
+		{
 			name: "a custom resource's defaults stay when its CRD is unknown",
 			obj:  func(t *testing.T) *unstructured.Unstructured { return live(t, "widget", "create") },
 			d:    func(*testing.T) *defaulting.Defaulter { return defaulting.Compiled(nil) },
