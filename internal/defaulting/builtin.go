@@ -261,7 +261,7 @@ func (b *Builtin) Default(gvk schema.GroupVersionKind, obj map[string]any) (map[
 	if !ok {
 		return obj, nil
 	}
-	typed, err := b.roundTrip(t, obj)
+	typed, err := b.typed(t, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -296,25 +296,8 @@ func (b *Builtin) throughInternal(gvk schema.GroupVersionKind, typed runtime.Obj
 	return out, nil
 }
 
-// RoundTrip is obj converted to its typed kind and back, without defaulting: what typed
-// serialization alone makes of it (unknown fields dropped, non-pointer structs written as {}).
-func (b *Builtin) RoundTrip(gvk schema.GroupVersionKind, obj map[string]any) (map[string]any, error) {
-	t, ok := b.kinds[gvk]
-	if !ok {
-		return obj, nil
-	}
-	typed, err := b.roundTrip(t, obj)
-	if err != nil {
-		return nil, err
-	}
-	out, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
-	if err != nil {
-		return nil, fmt.Errorf("round trip %s: %w", gvk, err)
-	}
-	return out, nil
-}
-
-func (b *Builtin) roundTrip(t reflect.Type, obj map[string]any) (runtime.Object, error) {
+// typed is obj as a new object of type t.
+func (b *Builtin) typed(t reflect.Type, obj map[string]any) (runtime.Object, error) {
 	typed := reflect.New(t).Interface().(runtime.Object)
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, typed); err != nil {
 		return nil, fmt.Errorf("convert to %s: %w", t, err)

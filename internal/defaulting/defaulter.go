@@ -71,18 +71,6 @@ func (k *Kind) Default(obj map[string]any) (map[string]any, error) {
 	return k.builtin.Default(k.gvk, obj)
 }
 
-// RoundTrip is obj as typed serialization alone makes it, without defaulting; a custom
-// resource has no typed form and comes back as it is (not a copy).
-func (k *Kind) RoundTrip(obj map[string]any) (map[string]any, error) {
-	if k.custom != nil {
-		return obj, nil
-	}
-	return k.builtin.RoundTrip(k.gvk, obj)
-}
-
-// Typed reports whether objects of the kind go through a typed form (built-in kinds).
-func (k *Kind) Typed() bool { return k.custom == nil }
-
 // Unsure reports whether the value at path (map keys as strings, list indexes as ints) is
 // defaulted by the compiled release but not by the server this Kind is for: such a value is
 // never left out.

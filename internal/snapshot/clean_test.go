@@ -33,19 +33,7 @@ func TestCleanGolden(t *testing.T) {
 			if diff := cmp.Diff(before.Object, obj.Object); diff != "" {
 				t.Errorf("PlainFor changed its input (-before +after):\n%s", diff)
 			}
-			goldenFile := filepath.Join(cleanDir, name+".golden.yaml")
-			if *update {
-				if err := os.WriteFile(goldenFile, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(goldenFile)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("Clean mismatch (-golden +got):\n%s", diff)
-			}
+			compareGolden(t, filepath.Join(cleanDir, name+".golden.yaml"), got)
 
 			// What the informer cache keeps gives the same file.
 			fromCache, err := NewRendering(Compact(obj)).Plain(Clean)

@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,19 +51,7 @@ func TestCleanDefaultsGolden(t *testing.T) {
 				}
 				if first == nil {
 					first = got
-					goldenFile := filepath.Join(defaultsDir, name+".golden.yaml")
-					if *update {
-						if err := os.WriteFile(goldenFile, got, 0o644); err != nil {
-							t.Fatal(err)
-						}
-					}
-					want, err := os.ReadFile(goldenFile)
-					if err != nil {
-						t.Fatalf("%v (run with -update to create it)", err)
-					}
-					if diff := cmp.Diff(string(want), string(got)); diff != "" {
-						t.Errorf("Clean mismatch (-golden +got):\n%s", diff)
-					}
+					compareGolden(t, filepath.Join(defaultsDir, name+".golden.yaml"), got)
 				} else if diff := cmp.Diff(string(first), string(got)); diff != "" {
 					t.Errorf("made by %s: another Clean file than made by %s (-%s +%s):\n%s", way, ways[0], ways[0], way, diff)
 				}
