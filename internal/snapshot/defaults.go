@@ -39,30 +39,18 @@ const maxRounds = 8
 //   - list items themselves (egress: [{}] means allow all), though their fields may be left out;
 //   - a value the compiled defaulting fills but the server's version does not (Kind.Unsure).
 //
-// Every candidate is removed at once, and maps that are left empty go with them; the result is
-// defaulted, and every candidate at or below a path where it differs from D(obj) is put back,
-// until nothing differs.
+// Every candidate is left out at once, the result is defaulted, and every candidate at, above
+// or below a path where it differs from D(obj) is put back, until nothing differs (settle).
+// The maps that are then left empty are left out the same way, and last the candidates that
+// copy another value are tried again (copies). Each step that does not settle leaves the
+// object as the step before had it; the first, obj as it is.
 func withoutDefaults(obj map[string]any, owned, applied *fieldpath.Set, kind *defaulting.Kind) map[string]any {
 	want, err := kind.Default(obj)
 	if err != nil {
 		return obj
 	}
 	w := &walk{owned: owned, applied: applied, kind: kind, removed: map[string][]any{}, keep: &trie{}}
-	for k, v := range obj {
-		if k == "metadata" {
-			if md, ok := v.(map[string]any); ok {
-				if labels, ok := md["labels"]; ok {
-					w.visit(labels, want, []any{"metadata", "labels"}, childOf(childOf(owned, "metadata"), "labels"), childOf(childOf(applied, "metadata"), "labels"), true)
-				}
-			}
-			continue
-		}
-		if k == "apiVersion" || k == "kind" {
-			continue
-		}
-		pe := fieldpath.FieldNameElement(k)
-		w.visitField(v, want, []any{k}, owned, applied, pe)
-	}
+	w.collect(obj, want)
 	if len(w.removed) == 0 {
 		return obj
 	}
@@ -72,22 +60,40 @@ func withoutDefaults(obj map[string]any, owned, applied *fieldpath.Set, kind *de
 	if !w.settle(obj, want) {
 		return obj
 	}
+	w.pruneEmptied(obj, want)
+	if w.copies(obj, want, candidates) {
+		w.pruneEmptied(obj, want)
+	}
+	return w.without(obj)
+}
+
+// collect finds the candidates of obj, whose defaulted form is want.
+func (w *walk) collect(obj, want map[string]any) {
+	for k, v := range obj {
+		switch k {
+		case "apiVersion", "kind":
+		case "metadata":
+			if md, ok := v.(map[string]any); ok {
+				if labels, ok := md["labels"]; ok {
+					w.visit(labels, want, []any{"metadata", "labels"}, childOf(childOf(w.owned, "metadata"), "labels"), childOf(childOf(w.applied, "metadata"), "labels"), true)
+				}
+			}
+		default:
+			w.visitField(v, want, []any{k}, w.owned, w.applied, fieldpath.FieldNameElement(k))
+		}
+	}
+}
+
+// pruneEmptied leaves out the maps the candidates left empty, those that may go; when that
+// does not settle, it leaves them all in.
+func (w *walk) pruneEmptied(obj, want map[string]any) {
+	before := maps.Clone(w.removed)
 	for _, p := range w.emptied(obj) {
 		w.removed[pathKey(p)] = p
 	}
 	if !w.settle(obj, want) {
-		return obj
+		w.removed = before
 	}
-	if w.copies(obj, want, candidates) {
-		before := maps.Clone(w.removed)
-		for _, p := range w.emptied(obj) {
-			w.removed[pathKey(p)] = p
-		}
-		if !w.settle(obj, want) {
-			w.removed = before
-		}
-	}
-	return w.without(obj)
 }
 
 // settle puts back candidates until obj without the rest defaults to want; false when it does
