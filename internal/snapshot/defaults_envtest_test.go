@@ -2,6 +2,7 @@ package snapshot_test
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -21,9 +22,10 @@ import (
 )
 
 // madeBy are the ways an object is made that TestCleanMadeAnyWay compares: a kubectl create
-// (the manifest as JSON, an Update), a typed Go client (the manifest through its Go type,
+// (the manifest as JSON, an Update), a client-side kubectl apply (the same with the
+// last-applied-configuration annotation), a typed Go client (the manifest through its Go type,
 // which writes every field without omitempty, an Update), and a server-side apply.
-var madeBy = []string{"create", "typed", "apply"}
+var madeBy = []string{"create", "client-side", "typed", "apply"}
 
 // TestCleanMadeAnyWay makes every manifest in testdata/defaults/manifests each way on a real
 // API server and asserts their Clean files are the same, byte for byte, and that the file
@@ -107,6 +109,18 @@ func makeWay(t *testing.T, c *kubetest.Client, manifest *unstructured.Unstructur
 	switch way {
 	case "create":
 		_, err = ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: "kubectl-create"})
+	case "client-side":
+		last, err := json.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann := obj.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann["kubectl.kubernetes.io/last-applied-configuration"] = string(last) + "\n"
+		obj.SetAnnotations(ann)
+		_, err = ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: "kubectl-client-side-apply"})
 	case "typed":
 		_, err = ri.Create(ctx, typed(t, obj), metav1.CreateOptions{FieldManager: "typed-client"})
 	case "apply":

@@ -12,12 +12,12 @@ import (
 )
 
 // defaultsDir holds manifests (manifests/), a CRD with schema defaults (crd.yaml), and each
-// manifest's object as a real API server stored it when made by kubectl create, by a typed Go
-// client and by server-side apply (<name>.<way>.in.yaml, written by TestCleanMadeAnyWay
+// manifest's object as a real API server stored it when made by kubectl create, by client-side
+// kubectl apply, by a typed Go client and by server-side apply (<name>.<way>.in.yaml, written by TestCleanMadeAnyWay
 // -update), and their one Clean file (<name>.golden.yaml).
 const defaultsDir = "testdata/defaults"
 
-var ways = []string{"create", "typed", "apply"}
+var ways = []string{"create", "client-side", "typed", "apply"}
 
 func testDefaulter(t *testing.T) *defaulting.Defaulter {
 	t.Helper()
