@@ -256,11 +256,19 @@ func (b *Builtin) Has(gvk schema.GroupVersionKind) bool {
 // kind, defaulted as the API server does, and converted back. obj is not modified. A kind
 // without defaulting is returned as it is. Fields the typed kind does not know are dropped,
 // as the API server drops them.
-func (b *Builtin) Default(gvk schema.GroupVersionKind, obj map[string]any) (map[string]any, error) {
+func (b *Builtin) Default(gvk schema.GroupVersionKind, obj map[string]any) (out map[string]any, err error) {
 	t, ok := b.kinds[gvk]
 	if !ok {
 		return obj, nil
 	}
+	// The API server validates what it defaults; a live object is valid, but this runs in
+	// the controller on whatever a watch brings, and a defaulting function that trips on an
+	// unexpected shape must cost one object its short file, not the process.
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("defaulting %s: %v", gvk, r)
+		}
+	}()
 	typed, err := b.typed(t, obj)
 	if err != nil {
 		return nil, err
@@ -269,7 +277,7 @@ func (b *Builtin) Default(gvk schema.GroupVersionKind, obj map[string]any) (map[
 	if typed, err = b.throughInternal(gvk, typed); err != nil {
 		return nil, err
 	}
-	out, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
+	out, err = runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
 	if err != nil {
 		return nil, fmt.Errorf("defaulting %s: %w", gvk, err)
 	}

@@ -1,6 +1,10 @@
 package defaulting
 
 import (
+	"errors"
+	"fmt"
+	"strconv"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -13,22 +17,27 @@ type Defaulter struct {
 	exceptions []exception
 }
 
+// ErrNotCovered is returned by ForServer for an API server whose version the compiled
+// defaulting is not exact for.
+var ErrNotCovered = errors.New("the compiled defaulting is not exact for this API server version")
+
 // ForServer is the defaulting of an API server of Kubernetes major.minor (discovery's
-// ServerVersion), with the custom resources of schemas (nil for none). It is nil, with ok
-// false, for a version the compiled defaulting is not exact for (Exact): then nothing is left
-// out on a guess, custom resources included.
-func ForServer(major, minor string, schemas *Schemas) (d *Defaulter, ok bool) {
+// ServerVersion), with the custom resources of schemas (nil for none). For a version the
+// compiled defaulting is not exact for (Exact), it returns nil and an error wrapping
+// ErrNotCovered that says which versions are: Clean then leaves out only what no field
+// manager owns, custom resources included, and nothing on a guess.
+func ForServer(major, minor string, schemas *Schemas) (*Defaulter, error) {
 	if !Exact(major, minor) {
-		return nil, false
+		return nil, fmt.Errorf("API server version %s.%s, defaulting compiled for %s: %w", major, minor, Covered(), ErrNotCovered)
 	}
 	_, min, _ := ParseVersion(major, minor)
-	return &Defaulter{builtin: NewBuiltin(), schemas: schemas, exceptions: exceptionsFor(min)}, true
+	return &Defaulter{builtin: NewBuiltin(), schemas: schemas, exceptions: exceptionsFor(min)}, nil
 }
 
 // Compiled is the defaulting of a server of the compiled release, with schemas (nil for
 // none): for tests, and where the server is known to be that release.
 func Compiled(schemas *Schemas) *Defaulter {
-	d, _ := ForServer("1", "37", schemas)
+	d, _ := ForServer("1", strconv.Itoa(compiledMinor), schemas)
 	return d
 }
 

@@ -1,6 +1,7 @@
 package defaulting
 
 import (
+	"errors"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -23,9 +24,9 @@ func TestExact(t *testing.T) {
 		if got := Exact(tc.major, tc.minor); got != tc.want {
 			t.Errorf("Exact(%q, %q) = %v, want %v", tc.major, tc.minor, got, tc.want)
 		}
-		d, ok := ForServer(tc.major, tc.minor, nil)
-		if ok != tc.want || (d != nil) != tc.want {
-			t.Errorf("ForServer(%q, %q) = %v, %v; want ok %v", tc.major, tc.minor, d, ok, tc.want)
+		d, err := ForServer(tc.major, tc.minor, nil)
+		if (err == nil) != tc.want || (d != nil) != tc.want || (err != nil && !errors.Is(err, ErrNotCovered)) {
+			t.Errorf("ForServer(%q, %q) = %v, %v; want a Defaulter: %v", tc.major, tc.minor, d, err, tc.want)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 func BenchmarkRender(b *testing.B) {
 	t := &testing.T{}
 	d := testDefaulter(t)
-	for _, name := range []string{"deployment", "configmap", "widget"} {
+	for _, name := range []string{"deployment", "pod", "service-clusterip", "configmap", "widget"} {
 		obj := live(t, name, "create")
 		for _, mode := range []struct {
 			name string
