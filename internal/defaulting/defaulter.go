@@ -30,8 +30,8 @@ func ForServer(major, minor string, schemas *Schemas) (*Defaulter, error) {
 	if !Exact(major, minor) {
 		return nil, fmt.Errorf("API server version %s.%s, defaulting compiled for %s: %w", major, minor, Covered(), ErrNotCovered)
 	}
-	_, min, _ := ParseVersion(major, minor)
-	return &Defaulter{builtin: NewBuiltin(), schemas: schemas, exceptions: exceptionsFor(min)}, nil
+	_, m, _ := ParseVersion(major, minor)
+	return &Defaulter{builtin: NewBuiltin(), schemas: schemas, exceptions: exceptionsFor(m)}, nil
 }
 
 // Compiled is the defaulting of a server of the compiled release, with schemas (nil for

@@ -73,23 +73,23 @@ var exceptions = []exception{
 
 // ParseVersion reads the major and minor version an API server reports (discovery's
 // ServerVersion: "1" and "37", or "37+" on some distributions).
-func ParseVersion(major, minor string) (maj, min int, err error) {
-	maj, err = strconv.Atoi(strings.TrimSuffix(major, "+"))
+func ParseVersion(major, minor string) (majorN, minorN int, err error) {
+	majorN, err = strconv.Atoi(strings.TrimSuffix(major, "+"))
 	if err != nil {
 		return 0, 0, fmt.Errorf("major version %q: %w", major, err)
 	}
-	min, err = strconv.Atoi(strings.TrimSuffix(minor, "+"))
+	minorN, err = strconv.Atoi(strings.TrimSuffix(minor, "+"))
 	if err != nil {
 		return 0, 0, fmt.Errorf("minor version %q: %w", minor, err)
 	}
-	return maj, min, nil
+	return majorN, minorN, nil
 }
 
 // Exact reports whether the compiled defaulting is exact for an API server of Kubernetes
 // major.minor (as discovery's ServerVersion gives them): 1.34 to 1.37.
 func Exact(major, minor string) bool {
-	maj, min, err := ParseVersion(major, minor)
-	return err == nil && maj == 1 && min >= oldestMinor && min <= compiledMinor
+	majorN, minorN, err := ParseVersion(major, minor)
+	return err == nil && majorN == 1 && minorN >= oldestMinor && minorN <= compiledMinor
 }
 
 // Covered says which versions Exact accepts, for a message: "1.34 to 1.37".
