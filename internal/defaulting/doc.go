@@ -11,6 +11,13 @@
 //   - which API server versions that defaulting is exact for, and the few defaults that
 //     differ between them (ForServer, Exact).
 //
-// A Defaulter puts them together for one API server. Its Func for a kind is D: an object in,
-// the object the server would store for it out.
+// A Defaulter puts them together for one API server; its Kind for an object's kind has D:
+// an object in, the object the server would store for it out. A process builds one:
+//
+//	schemas := defaulting.NewSchemas()             // fed by a CRD informer or a CRD list
+//	info, err := discoveryClient.ServerVersion()
+//	d, err := defaulting.ForServer(info.Major, info.Minor, schemas)
+//	// err wraps ErrNotCovered: d is nil, Clean keeps the defaults; say so once
+//
+// and renders with it (snapshot.SanitizeWith, PlainWith, CompactWith, NewRenderingWith).
 package defaulting
