@@ -201,3 +201,37 @@ func server(major, minor string) func(*testing.T) *defaulting.Defaulter {
 		return d
 	}
 }
+
+// A Namespace's kubernetes.io/metadata.name label is a default (SetDefaults_Namespace): an
+// Update owns it, and it goes; the labels an author wrote stay.
+func TestCleanNamespaceLabelDefault(t *testing.T) {
+	obj := decodeObject(t, []byte(`
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels:
+    kubernetes.io/metadata.name: shop
+    team: shop
+  managedFields:
+  - apiVersion: v1
+    fieldsType: FieldsV1
+    fieldsV1:
+      f:metadata:
+        f:labels:
+          .: {}
+          f:kubernetes.io/metadata.name: {}
+          f:team: {}
+    manager: kubectl-create
+    operation: Update
+spec:
+  finalizers: [kubernetes]
+status:
+  phase: Active
+`))
+	got := cleanFile(t, obj, testDefaulter(t))
+	want := "apiVersion: v1\nkind: Namespace\nmetadata:\n  labels:\n    team: shop\n  name: shop\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
