@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // cleanDir holds live objects as a real API server returned them, managedFields and status
@@ -32,19 +33,7 @@ func TestCleanGolden(t *testing.T) {
 			if diff := cmp.Diff(before.Object, obj.Object); diff != "" {
 				t.Errorf("PlainFor changed its input (-before +after):\n%s", diff)
 			}
-			goldenFile := filepath.Join(cleanDir, name+".golden.yaml")
-			if *update {
-				if err := os.WriteFile(goldenFile, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(goldenFile)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("Clean mismatch (-golden +got):\n%s", diff)
-			}
+			compareGolden(t, filepath.Join(cleanDir, name+".golden.yaml"), got)
 
 			// What the informer cache keeps gives the same file.
 			fromCache, err := NewRendering(Compact(obj)).Plain(Clean)
@@ -63,8 +52,45 @@ func TestCleanGolden(t *testing.T) {
 			if path := notSubset(readBack(t, got), readBack(t, full), ""); path != "" {
 				t.Errorf("Clean has %s, which Full has not or differently", path)
 			}
+
+			// With the compiled release's defaulting (a server it covers), defaults go too.
+			d := testDefaulter(t)
+			defaulted, err := PlainWith(obj, Clean, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareGolden(t, filepath.Join(cleanDir, name+".defaulted.golden.yaml"), defaulted)
+			if path := notSubset(readBack(t, defaulted), readBack(t, got), ""); path != "" {
+				t.Errorf("Clean with defaulting has %s, which Clean without has not or differently", path)
+			}
+			if ownedFieldsOK(obj) {
+				checkDefaultsTo(t, d, obj, defaulted)
+			}
 		})
 	}
+}
+
+// compareGolden compares got with the golden file, or rewrites it with -update.
+func compareGolden(t *testing.T, goldenFile string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(goldenFile, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(goldenFile)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s mismatch (-golden +got):\n%s", goldenFile, diff)
+	}
+}
+
+// ownedFieldsOK reports whether obj has usable managedFields.
+func ownedFieldsOK(obj *unstructured.Unstructured) bool {
+	_, ok := OwnedFields(obj)
+	return ok
 }
 
 // notSubset is the first path of sub that is not in super with the same value, "" when none.

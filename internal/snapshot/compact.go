@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 )
 
 // Cached is what an informer cache keeps of an object instead of the decoded object: its
@@ -38,11 +40,15 @@ type Cached struct {
 	err   string // why the object could not be rendered; then it has no files
 }
 
-// Compact returns what an informer cache keeps of obj: a *Cached value. ServiceAccounts stay
-// whole: whether one is the controller-manager's untouched default depends on all its fields.
-// Anything else that is not an *unstructured.Unstructured, a *Cached value included, is
-// returned as it is.
-func Compact(obj Object) Object {
+// Compact is CompactWith without defaulting: its Clean file leaves out only what no field
+// manager owns.
+func Compact(obj Object) Object { return CompactWith(obj, nil) }
+
+// CompactWith returns what an informer cache keeps of obj: a *Cached value, its Clean file
+// rendered with d's defaulting (SanitizeWith). ServiceAccounts stay whole: whether one is the
+// controller-manager's untouched default depends on all its fields. Anything else that is not
+// an *unstructured.Unstructured, a *Cached value included, is returned as it is.
+func CompactWith(obj Object, d *defaulting.Defaulter) Object {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok || u == nil || u.GetKind() == "ServiceAccount" {
 		return obj
@@ -61,15 +67,15 @@ func Compact(obj Object) Object {
 		c.replicas = &r
 	}
 	c.managers = intern(strings.Join(managers(u), "\x00"))
-	c.render(u)
+	c.render(u, d)
 	return c
 }
 
 // render keeps obj's files, or why it could not be rendered. Most objects are made by an
 // Update, whose managedFields own every field, so their Clean object equals the Full one:
 // comparing the two sanitized objects is far cheaper than marshalling both.
-func (c *Cached) render(obj *unstructured.Unstructured) {
-	fullObj, cleanObj := SanitizeFor(obj, Full), SanitizeFor(obj, Clean)
+func (c *Cached) render(obj *unstructured.Unstructured, d *defaulting.Defaulter) {
+	fullObj, cleanObj := SanitizeFor(obj, Full), SanitizeWith(obj, Clean, d)
 	full, err := marshalFile(obj, fullObj)
 	if err != nil {
 		c.err = err.Error()

@@ -3,8 +3,9 @@
 // It owns three pure steps and nothing else (no clients, no Git):
 //   - Sanitize strips what the API server and controllers own (status, uid, managedFields,
 //     allocated cluster IPs, ...) so that a file re-applies cleanly to a fresh cluster;
-//     SanitizeFor in the Clean output first keeps only the fields some field manager set
-//     (the union of the managedFields field sets), leaving out the server's defaults;
+//     SanitizeWith in the Clean output first keeps only the fields some field manager set
+//     (the union of the managedFields field sets), then leaves out every value the API
+//     server's defaulting would put back (withoutDefaults, with a defaulting.Defaulter);
 //   - Marshal/Render write the result as deterministic YAML: same object, same bytes;
 //   - Path/ParsePath map an object to its repository path and back, and Tree holds the desired
 //     file map of one GitDestination.

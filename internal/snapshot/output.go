@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 )
 
 // Output is what a file holds of its object (README.md, "What ends up in Git": Clean and Full).
@@ -36,23 +38,57 @@ func ParseOutput(s string) (Output, error) {
 	return "", fmt.Errorf("output %q: want Clean or Full", s)
 }
 
-// SanitizeFor is Sanitize for the output mode: in Clean, only the fields obj's managedFields
-// own (and its apiVersion, kind, name and namespace) are kept before sanitizing. obj is not
-// modified.
+// SanitizeFor is SanitizeWith without defaulting: Clean leaves out only what no field
+// manager owns.
 func SanitizeFor(obj *unstructured.Unstructured, o Output) *unstructured.Unstructured {
+	return SanitizeWith(obj, o, nil)
+}
+
+// SanitizeWith is Sanitize for the output mode: in Clean, only the fields obj's managedFields
+// own (and its apiVersion, kind, name and namespace) are kept before sanitizing, and then
+// every value d's defaulting would put back is left out (withoutDefaults). A nil d (a server
+// version the compiled defaulting is not exact for) leaves out nothing more. obj is not
+// modified.
+func SanitizeWith(obj *unstructured.Unstructured, o Output, d *defaulting.Defaulter) *unstructured.Unstructured {
 	if obj == nil || o != Clean {
 		return Sanitize(obj)
 	}
-	set, ok := OwnedFields(obj)
+	set, applied, ok := ownedFields(obj)
 	if !ok {
 		return Sanitize(obj)
 	}
-	return Sanitize(keepOwned(obj, set))
+	out := Sanitize(keepOwned(obj, set))
+	if kind := d.For(out.GroupVersionKind()); kind != nil {
+		dropRegistryAnnotations(out.Object)
+		out.Object = withoutDefaults(out.Object, set, applied, kind)
+	}
+	return out
 }
 
-// PlainFor is Plain for the output mode.
+// registryAnnotations are annotations the API server's registry sets when an object is
+// written, after defaulting and outside it (a DaemonSet's template generation): an Update's
+// field set counts them as the client's, a server-side apply's does not. The server sets them
+// again wherever the file is applied.
+var registryAnnotations = []string{"deprecated.daemonset.template.generation"}
+
+// dropRegistryAnnotations removes registryAnnotations from a sanitized object.
+func dropRegistryAnnotations(obj map[string]any) {
+	md, ok := obj["metadata"].(map[string]any)
+	if !ok {
+		return
+	}
+	deleteKeys(md, "annotations", registryAnnotations)
+	dropEmptyMap(md, "annotations")
+}
+
+// PlainFor is Plain for the output mode, without defaulting (PlainWith).
 func PlainFor(obj *unstructured.Unstructured, o Output) ([]byte, error) {
-	return marshalFile(obj, SanitizeFor(obj, o))
+	return PlainWith(obj, o, nil)
+}
+
+// PlainWith is Plain for the output mode, Clean leaving out what d's defaulting puts back.
+func PlainWith(obj *unstructured.Unstructured, o Output, d *defaulting.Defaulter) ([]byte, error) {
+	return marshalFile(obj, SanitizeWith(obj, o, d))
 }
 
 // marshalFile is the file of sanitized, the sanitized form of obj.
@@ -69,8 +105,9 @@ func marshalFile(obj, sanitized *unstructured.Unstructured) ([]byte, error) {
 // object (Compact) is not rendered again: its files are read back. It is not safe for
 // concurrent use.
 type Rendering struct {
-	obj  Object
-	done map[Output]rendered
+	obj       Object
+	defaulter *defaulting.Defaulter
+	done      map[Output]rendered
 }
 
 type rendered struct {
@@ -78,31 +115,35 @@ type rendered struct {
 	err error
 }
 
-// NewRendering renders obj lazily; obj must not change while the Rendering is in use.
-func NewRendering(obj Object) *Rendering {
-	return &Rendering{obj: obj, done: map[Output]rendered{}}
+// NewRendering is NewRenderingWith without defaulting.
+func NewRendering(obj Object) *Rendering { return NewRenderingWith(obj, nil) }
+
+// NewRenderingWith renders obj lazily, Clean with d's defaulting (a cached object keeps the
+// files it was made with, CompactWith); obj must not change while the Rendering is in use.
+func NewRenderingWith(obj Object, d *defaulting.Defaulter) *Rendering {
+	return &Rendering{obj: obj, defaulter: d, done: map[Output]rendered{}}
 }
 
 // Object is the object rendered.
 func (r *Rendering) Object() Object { return r.obj }
 
-// Plain is PlainFor(obj, o), or a cached object's file, computed on the first call for o.
+// Plain is PlainWith(obj, o, d), or a cached object's file, computed on the first call for o.
 func (r *Rendering) Plain(o Output) ([]byte, error) {
 	if got, ok := r.done[o]; ok {
 		return got.b, got.err
 	}
-	b, err := plainOf(r.obj, o)
+	b, err := plainOf(r.obj, o, r.defaulter)
 	r.done[o] = rendered{b: b, err: err}
 	return b, err
 }
 
 // plainOf is obj's file in output mode o.
-func plainOf(obj Object, o Output) ([]byte, error) {
+func plainOf(obj Object, o Output, d *defaulting.Defaulter) ([]byte, error) {
 	switch obj := obj.(type) {
 	case *Cached:
 		return obj.file(o)
 	case *unstructured.Unstructured:
-		return PlainFor(obj, o)
+		return PlainWith(obj, o, d)
 	}
 	return nil, fmt.Errorf("render %s %s/%s: %T is neither a listed nor a cached object", obj.GetKind(), obj.GetNamespace(), obj.GetName(), obj)
 }

@@ -22,20 +22,30 @@ var (
 // per version and there is no schema here to convert them, so such an object is written in
 // full rather than risk leaving out a value someone set.
 func OwnedFields(obj *unstructured.Unstructured) (set *fieldpath.Set, ok bool) {
+	set, _, ok = ownedFields(obj)
+	return set, ok
+}
+
+// ownedFields is OwnedFields and, apart, the union of the Apply entries' field sets: the
+// fields a server-side apply named, which its author wrote.
+func ownedFields(obj *unstructured.Unstructured) (set, applied *fieldpath.Set, ok bool) {
 	v, _, _ := unstructured.NestedFieldNoCopy(obj.Object, "metadata", "managedFields")
 	entries, _ := v.([]any)
 	if len(entries) == 0 {
-		return nil, false
+		return nil, nil, false
 	}
-	set = &fieldpath.Set{}
+	set, applied = &fieldpath.Set{}, &fieldpath.Set{}
 	for _, e := range entries {
 		s, ok := entryFields(e, obj.GetAPIVersion())
 		if !ok {
-			return nil, false
+			return nil, nil, false
 		}
 		set = set.Union(s)
+		if m, _ := e.(map[string]any); m["operation"] == "Apply" {
+			applied = applied.Union(s)
+		}
 	}
-	return set, true
+	return set, applied, true
 }
 
 // entryFields is the field set of one managedFields entry, without status.
@@ -138,11 +148,17 @@ func keepOwnedValue(v any, set *fieldpath.Set) any {
 	return v
 }
 
+// ownedMap is the part of m that set owns. An empty label selector stays owned or not: an
+// Update (kubectl create, a typed client) records no field for podSelector: {}, yet it selects
+// every Pod, so it is never noise; and typed serialization writes it whenever the field is
+// there, so keeping it changes nothing the server would store.
 func ownedMap(m map[string]any, set *fieldpath.Set) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
 		if kept, ok := ownedPart(v, set, fieldpath.FieldNameElement(k)); ok {
 			out[k] = kept
+		} else if sel, isMap := v.(map[string]any); isMap && len(sel) == 0 && isSelector(k) {
+			out[k] = v
 		}
 	}
 	return out
