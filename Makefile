@@ -69,6 +69,7 @@ bench: testbin build
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./bench/...
 	$(GO) test -run='^$$' -bench=BenchmarkHandler -count=1 ./internal/webhook/
 	$(GO) test -run='^$$' -bench=. -count=1 ./internal/gitrepo/
+	$(GO) test -run='^$$' -bench=BenchmarkRender -benchmem -count=1 ./internal/snapshot/
 
 demo: testbin build
 	hack/testbin.sh kubectl

@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
@@ -67,7 +68,8 @@ func TestDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := snapshot.Plain(live)
+	// Rendered as snapshot renders a Secret (Clean, with the test API server's defaulting).
+	plain, err := snapshot.PlainWith(live, snapshot.Clean, defaulting.Compiled(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

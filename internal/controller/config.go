@@ -13,10 +13,10 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/cluster"
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 )
-
-var crds = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // config is the controller's configuration as its informers see it.
 type config struct {
@@ -25,10 +25,17 @@ type config struct {
 	stop   func()
 }
 
+// crdHook keeps the CRDs' schemas for the Clean files' defaulting, and calls changed with
+// the resource of a CRD whose spec changed.
+type crdHook struct {
+	schemas *defaulting.Schemas
+	changed func(schema.GroupResource)
+}
+
 // watchConfig runs informers on GitDestinations, WatchRules, ClusterWatchRules and CRDs, and
 // calls trigger whenever one changes, so rules and CRDs take effect at once rather than at the
 // next discovery interval. It returns once their caches have synced.
-func watchConfig(ctx context.Context, dyn dynamic.Interface, trigger func()) (*config, error) {
+func watchConfig(ctx context.Context, dyn dynamic.Interface, trigger func(), hook crdHook) (*config, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	f := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
 	stop := func() { cancel(); f.Shutdown() }
@@ -38,11 +45,26 @@ func watchConfig(ctx context.Context, dyn dynamic.Interface, trigger func()) (*c
 		DeleteFunc: func(any) { trigger() },
 	}
 	kinds := []schema.GroupVersionResource{v1alpha1.GitDestinations, v1alpha1.WatchRules, v1alpha1.ClusterWatchRules}
-	for _, gvr := range append(kinds, crds) {
+	for _, gvr := range kinds {
 		if _, err := f.ForResource(gvr).Informer().AddEventHandler(handler); err != nil {
 			stop()
 			return nil, fmt.Errorf("watch %s: %w", gvr.Resource, err)
 		}
+	}
+	// The schemas are set before the refresh this event triggers starts the CRD's informers.
+	if _, err := f.ForResource(cluster.CRDs).Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { hook.set(obj); trigger() },
+		UpdateFunc: func(oldObj, newObj any) {
+			hook.set(newObj)
+			if specChanged(oldObj, newObj) && hook.changed != nil {
+				hook.changed(crdResource(newObj))
+			}
+			triggerOnSpec(oldObj, newObj, trigger)
+		},
+		DeleteFunc: func(obj any) { hook.delete(obj); trigger() },
+	}); err != nil {
+		stop()
+		return nil, fmt.Errorf("watch %s: %w", cluster.CRDs.Resource, err)
 	}
 	f.Start(ctx.Done())
 	sctx, scancel := context.WithTimeout(ctx, time.Minute)
@@ -96,4 +118,37 @@ func requestedAt(obj any) string {
 func isCRD(obj any) bool {
 	u, ok := obj.(interface{ GetKind() string })
 	return ok && u.GetKind() == "CustomResourceDefinition"
+}
+
+func (h crdHook) set(obj any) {
+	if u, ok := obj.(*unstructured.Unstructured); ok && h.schemas != nil {
+		_ = h.schemas.SetUnstructured(u) // a schema that cannot be read keeps its defaults written
+	}
+}
+
+func (h crdHook) delete(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if u, ok := obj.(*unstructured.Unstructured); ok && h.schemas != nil {
+		h.schemas.Delete(u.GetName())
+	}
+}
+
+// specChanged reports a new generation: a CRD's spec, its schemas among it, changed.
+func specChanged(oldObj, newObj any) bool {
+	o, ok1 := oldObj.(interface{ GetGeneration() int64 })
+	n, ok2 := newObj.(interface{ GetGeneration() int64 })
+	return ok1 && ok2 && o.GetGeneration() != n.GetGeneration()
+}
+
+// crdResource is the resource a CRD serves.
+func crdResource(obj any) schema.GroupResource {
+	u, _ := obj.(*unstructured.Unstructured)
+	if u == nil {
+		return schema.GroupResource{}
+	}
+	group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
+	plural, _, _ := unstructured.NestedString(u.Object, "spec", "names", "plural")
+	return schema.GroupResource{Group: group, Resource: plural}
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/cluster"
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 	"github.com/gitops-reverser/gitops-reverser/internal/metrics"
 	"github.com/gitops-reverser/gitops-reverser/internal/webhook"
 )
@@ -102,7 +103,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	m := metrics.New()
 	authors := webhook.NewCache(o.Webhook.CacheSize, o.Webhook.CacheTTL)
-	rf, err := newRefresher(o, log, m, c, newRouter(log, m, authors))
+	dft := defaults{schemas: defaulting.NewSchemas()} // fed by the CRD informer of watchConfig
+	if dft.d, dft.note = c.Defaulting(dft.schemas); dft.note != "" {
+		log.Warn("Clean files keep the API server's defaults", "reason", dft.note)
+	}
+	rf, err := newRefresher(o, log, m, c, newRouter(log, m, authors, dft.d), dft)
 	if err != nil {
 		return err
 	}
@@ -120,6 +125,13 @@ func Run(ctx context.Context, o Options) error {
 		return rf.start(ctx)
 	}
 	return leaderElect(ctx, o, log, c.Kube, rf.start)
+}
+
+// defaults is the API server's defaulting, with which Clean files leave out what it puts back.
+type defaults struct {
+	d       *defaulting.Defaulter // nil: the server's version is not one it is exact for
+	schemas *defaulting.Schemas   // of the CRDs with defaults, followed as they change
+	note    string                // why d is nil, for the destinations' status
 }
 
 // startWebhook serves the admission webhook on every replica, leader or not, so writes are

@@ -34,6 +34,7 @@ type refresher struct {
 	log       *slog.Logger
 	metrics   *metrics.Metrics
 	clients   *cluster.Clients
+	defaults  defaults
 	router    *router
 	informers *discovery.Informers
 	refreshCh chan struct{}
@@ -65,7 +66,7 @@ type running struct {
 	done   chan struct{}
 }
 
-func newRefresher(o Options, log *slog.Logger, m *metrics.Metrics, c *cluster.Clients, rt *router) (*refresher, error) {
+func newRefresher(o Options, log *slog.Logger, m *metrics.Metrics, c *cluster.Clients, rt *router, dft defaults) (*refresher, error) {
 	next, err := o.nextResync()
 	if err != nil {
 		return nil, err
@@ -76,13 +77,14 @@ func newRefresher(o Options, log *slog.Logger, m *metrics.Metrics, c *cluster.Cl
 		nextResync: next,
 		metrics:    m,
 		clients:    c,
+		defaults:   dft,
 		router:     rt,
 		refreshCh:  make(chan struct{}, 1),
 		identity:   destination.IdentityLoader(c.Kube, o.Namespace, o.AgeIdentitySecret),
 		writers:    map[types.NamespacedName]*running{},
 		stopping:   map[types.NamespacedName]chan struct{}{},
 	}
-	rf.informers = discovery.NewInformers(log, c.Dynamic, rt)
+	rf.informers = discovery.NewInformers(log, c.Dynamic, rt).WithDefaulter(dft.d)
 	return rf, nil
 }
 
@@ -110,7 +112,7 @@ func (rf *refresher) ready() error {
 func (rf *refresher) start(ctx context.Context) error {
 	stopEvents := rf.recordEvents(ctx)
 	defer stopEvents()
-	config, err := watchConfig(ctx, rf.clients.Dynamic, rf.trigger)
+	config, err := watchConfig(ctx, rf.clients.Dynamic, rf.trigger, crdHook{schemas: rf.defaults.schemas, changed: func(gr schema.GroupResource) { rf.rerender(ctx, gr) }})
 	if err != nil {
 		return err
 	}
@@ -149,7 +151,7 @@ func (rf *refresher) refresh(ctx context.Context, source destination.ConfigSourc
 	if err != nil {
 		return err
 	}
-	cfg, targets, problems, err := destination.Load(ctx, source, destination.Clients{Kube: rf.clients.Kube, Identity: rf.identity}, cat)
+	cfg, targets, problems, err := destination.Load(ctx, source, destination.Clients{Kube: rf.clients.Kube, Identity: rf.identity, Defaulter: rf.defaults.d}, cat)
 	if err != nil {
 		return err
 	}
@@ -308,6 +310,7 @@ func sameWhere(a, b *destination.Target) bool {
 	x.Signer, y.Signer = nil, nil       // made anew on every refresh; the writer takes the newest
 	x.Suspend, y.Suspend = false, false // the writer pauses and resumes
 	x.RequestedAt, y.RequestedAt = "", ""
+	x.Defaulter, y.Defaulter = nil, nil // the process's one
 	return reflect.DeepEqual(x, y)
 }
 
@@ -320,13 +323,14 @@ func (rf *refresher) startLocked(ctx context.Context, t *destination.Target) *wr
 	name := t.Name
 	log := rf.log.With("destination", name.String())
 	w := writer.New(t, writer.Options{
-		Log:         log,
-		Objects:     rf.informers,
-		Unavailable: rf.unavailable,
-		NextResync:  rf.nextResync,
-		EmailDomain: rf.opts.AuthorEmailDomain,
-		CloneDir:    t.CloneDir(log, rf.opts.CacheDir),
-		Metrics:     rf.metrics,
+		Log:          log,
+		Objects:      rf.informers,
+		Unavailable:  rf.unavailable,
+		NextResync:   rf.nextResync,
+		EmailDomain:  rf.opts.AuthorEmailDomain,
+		DefaultsNote: rf.defaults.note,
+		CloneDir:     t.CloneDir(log, rf.opts.CacheDir),
+		Metrics:      rf.metrics,
 		// The final flush reports after wctx ended: its outcome is written all the same.
 		OnStatus: func(s status.Destination) {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(wctx), 10*time.Second)
@@ -396,4 +400,24 @@ func gvrStrings(gs []schema.GroupVersionResource) []string {
 		out[i] = g.String()
 	}
 	return out
+}
+
+// rerender lists the custom resources of gr again after their CRD changed, so that their
+// cached Clean files follow its defaults, and once listed resyncs every writer with them.
+func (rf *refresher) rerender(ctx context.Context, gr schema.GroupResource) {
+	rf.informers.Restart(gr)
+	rf.wg.Go(func() {
+		for !rf.informers.AllSynced() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+		rf.mu.Lock()
+		defer rf.mu.Unlock()
+		for _, r := range rf.writers {
+			r.w.Resync()
+		}
+	})
 }

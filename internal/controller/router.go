@@ -9,6 +9,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/internal/change"
 	"github.com/gitops-reverser/gitops-reverser/internal/commit"
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/metrics"
@@ -27,10 +28,12 @@ type router struct {
 	authors *webhook.Cache
 	routes  atomic.Pointer[routes]
 	slow    *slowQueue
+	// defaulter renders Clean files of objects the caches keep whole (ServiceAccounts).
+	defaulter *defaulting.Defaulter
 }
 
-func newRouter(log *slog.Logger, m *metrics.Metrics, authors *webhook.Cache) *router {
-	r := &router{log: log, metrics: m, authors: authors, slow: newSlowQueue()}
+func newRouter(log *slog.Logger, m *metrics.Metrics, authors *webhook.Cache, d *defaulting.Defaulter) *router {
+	r := &router{log: log, metrics: m, authors: authors, slow: newSlowQueue(), defaulter: d}
 	r.routes.Store(&routes{})
 	return r
 }
@@ -89,7 +92,7 @@ func (r *router) OnEvent(res discovery.Resource, op change.Op, obj snapshot.Obje
 		// Rendered once for every destination and for the author's hash. An object that cannot
 		// be rendered is still deleted where no source takes it any more; its other changes wait
 		// for a resync (which keeps its file).
-		rendering = snapshot.NewRendering(obj)
+		rendering = snapshot.NewRenderingWith(obj, r.defaulter)
 		full, err := rendering.Plain(snapshot.Full) // the author's hash is of the Full output, whatever the destinations write
 		if err != nil {
 			r.log.Error("object not rendered", "resource", res.GVR.String(), "namespace", obj.GetNamespace(), "name", obj.GetName(), "err", err)

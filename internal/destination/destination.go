@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/commit"
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
@@ -38,6 +39,9 @@ type Target struct {
 	Encrypter *secrets.Encrypter
 	// Output is what files hold of their objects; "" is snapshot.DefaultOutput.
 	Output snapshot.Output
+	// Defaulter is the API server's defaulting, with which Clean leaves out what it puts
+	// back; nil leaves out only what no field manager owns. One per process.
+	Defaulter *defaulting.Defaulter
 	// Signer signs every commit; nil: unsigned. Made anew on every refresh, like Encrypter.
 	Signer gitrepo.Signer
 	// Suspend stops commits and pushes; changes wait.

@@ -29,7 +29,7 @@ type File struct {
 // File renders obj for the target's repository, in the target's output mode. A Secret is
 // only ever written encrypted: without encryption it gives ErrSkipped.
 func (t *Target) File(res discovery.Resource, obj snapshot.Object) (File, error) {
-	return t.FileOf(res, snapshot.NewRendering(obj))
+	return t.FileOf(res, snapshot.NewRenderingWith(obj, t.Defaulter))
 }
 
 // FileOf is File for an object being rendered for several destinations (and the webhook's

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/commit"
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
@@ -35,6 +36,9 @@ type Clients struct {
 	// Identity gives the controller's own age identity, for destinations that encrypt
 	// Secrets; nil when this process cannot encrypt.
 	Identity func(context.Context) (*age.X25519Identity, error)
+	// Defaulter is the API server's defaulting, for Clean files; nil leaves out only what no
+	// field manager owns.
+	Defaulter *defaulting.Defaulter
 }
 
 // Problem is something wrong with one object of the API, to be reported on its status.
@@ -124,6 +128,7 @@ func Resolve(ctx context.Context, c Clients, cfg *Config, cat *discovery.Catalog
 			problems = append(problems, Problem{Kind: "GitDestination", Name: nameOf(d.ObjectMeta), Reason: reasonOf(err), Message: err.Error()})
 			continue
 		}
+		t.Defaulter = c.Defaulter
 		byName[t.Name] = t
 	}
 	for i := range cfg.WatchRules {

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/change"
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 )
 
@@ -45,9 +46,12 @@ type Informers struct {
 	handler Handler
 	log     *slog.Logger
 	wg      sync.WaitGroup // every informer goroutine started
+	// defaulter renders the cached Clean files (snapshot.CompactWith); nil: no defaulting.
+	defaulter *defaulting.Defaulter
 
 	mu      sync.RWMutex
 	entries map[schema.GroupVersionResource]*entry // guarded by mu
+	parent  context.Context                        // of the last Set; Restart starts under it
 }
 
 // entry is one running informer. ctx ends when Set stops it or the parent context of the Set
@@ -67,6 +71,31 @@ func (e *entry) synced() bool { return e.running() && e.informer.HasSynced() }
 // and watches are logged to log.
 func NewInformers(log *slog.Logger, client dynamic.Interface, h Handler) *Informers {
 	return &Informers{client: client, handler: h, log: log, entries: map[schema.GroupVersionResource]*entry{}}
+}
+
+// WithDefaulter makes the caches render Clean files with d's defaulting; call it before the
+// first Set.
+func (i *Informers) WithDefaulter(d *defaulting.Defaulter) *Informers {
+	i.defaulter = d
+	return i
+}
+
+// Restart lists the resources of gr again from the start, so that their cached files are
+// rendered anew: after their CRD's defaults changed. Their caches are not synced until the
+// list is done, which a resync sees as a list that failed (their files are kept).
+func (i *Informers) Restart(gr schema.GroupResource) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.parent == nil || i.parent.Err() != nil {
+		return
+	}
+	for gvr, e := range i.entries {
+		if gvr.GroupResource() != gr || !e.running() {
+			continue
+		}
+		e.cancel()
+		i.entries[gvr] = i.start(i.parent, *e.res.Load())
+	}
 }
 
 // Wait returns once every informer has stopped: after the context of the Sets that started
@@ -91,6 +120,7 @@ func (i *Informers) Set(ctx context.Context, want []Resource) (started, stopped 
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	i.parent = ctx
 	for gvr, e := range i.entries {
 		if _, ok := wanted[gvr]; ok && e.running() {
 			continue
@@ -121,7 +151,7 @@ func (i *Informers) start(ctx context.Context, r Resource) *entry {
 	e.res.Store(&r)
 	e.ctx, e.cancel = context.WithCancel(ctx)
 	// None of these fail before the informer runs.
-	_ = e.informer.SetTransform(stripObject)
+	_ = e.informer.SetTransform(i.strip)
 	_ = e.informer.SetWatchErrorHandlerWithContext(watchErrorHandler(i.log, r.GVR))
 	_, _ = e.informer.AddEventHandler(eventHandler(i.log, e, i.handler))
 	i.wg.Go(func() {
@@ -151,12 +181,12 @@ func newInformer(client dynamic.Interface, gvr schema.GroupVersionResource) cach
 	return dynamicinformer.NewFilteredDynamicInformer(client, gvr, "", 0, indexers, nil).Informer()
 }
 
-// stripObject keeps of every object what writing it needs (snapshot.Compact): its identity,
+// strip keeps of every object what writing it needs (snapshot.CompactWith): its identity,
 // the metadata filters read, and its files rendered once. Objects are replaced, not mutated;
 // a value already cached is returned as it is.
-func stripObject(obj any) (any, error) {
+func (i *Informers) strip(obj any) (any, error) {
 	if o, ok := obj.(snapshot.Object); ok {
-		return snapshot.Compact(o), nil
+		return snapshot.CompactWith(o, i.defaulter), nil
 	}
 	return obj, nil
 }

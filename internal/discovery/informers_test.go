@@ -539,13 +539,13 @@ func TestStripObject(t *testing.T) {
 		},
 		"data": map[string]any{"k": "v"},
 	}}
-	out, err := stripObject(in)
+	out, err := (&Informers{}).strip(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, ok := out.(*snapshot.Cached)
 	if !ok {
-		t.Fatalf("stripObject = %T, want *snapshot.Cached", out)
+		t.Fatalf("strip = %T, want *snapshot.Cached", out)
 	}
 	if c.GetName() != "a" || c.GetNamespace() != "ns" || c.GetResourceVersion() != "7" || c.GetLabels()["app"] != "a" ||
 		c.GetAnnotations()["keep"] != "me" || c.GetAnnotations()[lastApplied] != "" {
@@ -557,15 +557,15 @@ func TestStripObject(t *testing.T) {
 		t.Errorf("rendered from the cache = %q, %v; want %q", full, err, want)
 	}
 	t.Run("a cached value is kept", func(t *testing.T) {
-		if again, err := stripObject(c); err != nil || again != c {
-			t.Errorf("stripObject(cached) = %v, %v; want it unchanged", again, err)
+		if again, err := (&Informers{}).strip(c); err != nil || again != c {
+			t.Errorf("(&Informers{}).strip(cached) = %v, %v; want it unchanged", again, err)
 		}
 	})
 	t.Run("other types pass through", func(t *testing.T) {
 		in := cache.DeletedFinalStateUnknown{Key: "k"}
-		out, err := stripObject(in)
+		out, err := (&Informers{}).strip(in)
 		if err != nil || out != in {
-			t.Errorf("stripObject(%v) = %v, %v", in, out, err)
+			t.Errorf("(&Informers{}).strip(%v) = %v, %v", in, out, err)
 		}
 	})
 }

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/cluster"
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
@@ -102,6 +103,7 @@ func Restore(ctx context.Context, o Options, r RestoreOptions) error {
 	defer repo.Close()
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Discovery))
 	rs := &restorer{o: o, r: r, dyn: c.Dynamic, mapper: mapper, sel: sel}
+	rs.defaulter, _ = defaulter(ctx, o, c)
 	err = repo.ViewAt(ctx, o.Ref, func(ctx context.Context, head gitrepo.Head) error {
 		rs.head = head
 		items, err := listItems(head, o, r, sel)
@@ -269,7 +271,9 @@ type restorer struct {
 	mapper *restmapper.DeferredDiscoveryRESTMapper
 	bar    *progressbar.ProgressBar
 	head   gitrepo.Head
-	readMu sync.Mutex // a clone's object store is not safe for concurrent reads
+	// defaulter renders a live object as snapshot did, to see whether it differs from its file.
+	defaulter *defaulting.Defaulter
+	readMu    sync.Mutex // a clone's object store is not safe for concurrent reads
 
 	mu     sync.Mutex // guards counts and the output
 	counts map[string]int
@@ -381,7 +385,7 @@ func (rs *restorer) applyOne(ctx context.Context, it *restoreItem) (string, erro
 		return "", err
 	}
 	if exists && rs.r.Existing == ExistingSkip {
-		if differs(live, content, isSecret(it.key)) {
+		if differs(live, content, isSecret(it.key), rs.defaulter) {
 			return "skipped (exists and differs; --existing=update takes the file)", nil
 		}
 		return "unchanged", nil
@@ -411,10 +415,15 @@ func changed(before, after *unstructured.Unstructured) bool {
 }
 
 // differs reports whether the live object, rendered as snapshot renders it (Clean or Full,
-// whichever the file was written in), is not the file.
-func differs(live *unstructured.Unstructured, file []byte, secret bool) bool {
-	for _, mode := range []snapshot.Output{snapshot.Clean, snapshot.Full} {
-		if b, err := snapshot.PlainFor(live, mode); err == nil && sameYAML(b, file, secret) {
+// whichever the file was written in, Clean with or without d's defaulting), is not the file.
+func differs(live *unstructured.Unstructured, file []byte, secret bool, d *defaulting.Defaulter) bool {
+	renderings := []func() ([]byte, error){
+		func() ([]byte, error) { return snapshot.PlainWith(live, snapshot.Clean, d) },
+		func() ([]byte, error) { return snapshot.PlainFor(live, snapshot.Clean) },
+		func() ([]byte, error) { return snapshot.PlainFor(live, snapshot.Full) },
+	}
+	for _, render := range renderings {
+		if b, err := render(); err == nil && sameYAML(b, file, secret) {
 			return false
 		}
 	}
@@ -439,7 +448,7 @@ func resourceFor(dyn dynamic.Interface, m *meta.RESTMapping, namespace string) d
 
 // waitCRDs waits until every restored CRD is Established, at most a minute.
 func (rs *restorer) waitCRDs(ctx context.Context, items []*restoreItem) {
-	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	crds := cluster.CRDs
 	deadline := time.Now().Add(time.Minute)
 	for _, it := range items {
 		if !it.applied || it.key.Resource != crds.GroupResource() || rs.r.DryRun {

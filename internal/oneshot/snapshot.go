@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/cluster"
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
 	"github.com/gitops-reverser/gitops-reverser/internal/destination"
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/discovery"
@@ -78,15 +79,17 @@ func Snapshot(ctx context.Context, o Options) error {
 	}
 	var targets []*destination.Target
 	unusable := 0 // GitDestinations that cannot be synced at all: the run fails
+	d, note := defaulter(ctx, o, c)
 	if o.Repo != "" {
 		t, err := standalone(cat, o)
 		if err != nil {
 			return err
 		}
+		t.Defaulter = d
 		targets = []*destination.Target{t}
 	} else {
 		identity := destination.IdentityLoader(c.Kube, o.AgeIdentity.Namespace, o.AgeIdentity.Name)
-		_, found, problems, err := destination.Load(ctx, destination.Listed(c.Dynamic), destination.Clients{Kube: c.Kube, Identity: identity}, cat)
+		_, found, problems, err := destination.Load(ctx, destination.Listed(c.Dynamic), destination.Clients{Kube: c.Kube, Identity: identity, Defaulter: d}, cat)
 		if err != nil {
 			return err
 		}
@@ -108,6 +111,10 @@ func Snapshot(ctx context.Context, o Options) error {
 		if err != nil && o.Repo != "" {
 			return err
 		}
+		if t.OutputMode() == snapshot.Clean && note != "" {
+			res.note = note
+			fmt.Fprintf(o.Summary, "snapshot %s: %s\n", t, note)
+		}
 		if o.Repo == "" && !o.DryRun {
 			reportStatus(ctx, o.Log, c.Dynamic, t, res, err)
 		}
@@ -127,6 +134,7 @@ type result struct {
 	resync.Outcome
 	files      int    // object files desired under baseFolder
 	unrendered string // Built.Unrendered
+	note       string // why Clean files keep the server's defaults
 }
 
 func snapshotOne(ctx context.Context, objs resync.Objects, cat *discovery.Catalog, t *destination.Target, o Options) (result, error) {
@@ -179,7 +187,7 @@ func summary(w io.Writer, t *destination.Target, b *resync.Built, res result, to
 
 // reportStatus writes the snapshot's outcome on the GitDestination, as the controller does.
 func reportStatus(ctx context.Context, log *slog.Logger, dyn dynamic.Interface, t *destination.Target, res result, err error) {
-	s := status.Synced(res.files, res.Head, len(res.Changes) > 0, res.unrendered)
+	s := status.Synced(res.files, res.Head, len(res.Changes) > 0, res.unrendered).With(res.note)
 	if err != nil {
 		s = status.Failed(err)
 	}
@@ -298,4 +306,10 @@ func ParseResources(names []string) ([]discovery.Rule, error) {
 		}
 	}
 	return rules, nil
+}
+
+// defaulter is the API server's defaulting for Clean files, with its CRDs' schemas as they are
+// now, and why there is none.
+func defaulter(ctx context.Context, o Options, c *cluster.Clients) (*defaulting.Defaulter, string) {
+	return c.Defaulting(cluster.ListSchemas(ctx, o.Log, c.Dynamic))
 }

@@ -164,13 +164,16 @@ func TestCleanDefaultsRules(t *testing.T) {
 			has:  []string{"memory: 256Mi", "replicas: 1", "protocol: TCP"},
 		},
 		{
-			name: "without managedFields, the Full file",
+			// Nothing says who set what: every field counts as an Update's, so what defaulting
+			// puts back goes, and what the author wrote stays.
+			name: "without managedFields, the Full file less the defaults",
 			obj: func(t *testing.T) *unstructured.Unstructured {
 				o := live(t, "deployment", "create")
 				unstructured.RemoveNestedField(o.Object, "metadata", "managedFields")
 				return o
 			},
-			has: []string{"revisionHistoryLimit: 10", "terminationMessagePath"},
+			has:   []string{"replicas: 2", "fieldPath: status.podIP"},
+			lacks: []string{"revisionHistoryLimit", "terminationMessagePath"},
 		},
 	}
 	for _, tc := range tests {

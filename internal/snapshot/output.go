@@ -55,7 +55,15 @@ func SanitizeWith(obj *unstructured.Unstructured, o Output, d *defaulting.Defaul
 	}
 	set, applied, ok := ownedFields(obj)
 	if !ok {
-		return Sanitize(obj)
+		// Nothing says who set what (a server-side apply that named no field beyond the
+		// object's name leaves no managedFields): every field counts as an Update's.
+		out := Sanitize(obj)
+		if kind := d.For(out.GroupVersionKind()); kind != nil {
+			dropCreationFinalizer(out.Object)
+			dropRegistryAnnotations(out.Object)
+			out.Object = withoutDefaults(out.Object, nil, nil, kind)
+		}
+		return out
 	}
 	out := Sanitize(keepOwned(obj, set))
 	if kind := d.For(out.GroupVersionKind()); kind != nil {
@@ -70,6 +78,22 @@ func SanitizeWith(obj *unstructured.Unstructured, o Output, d *defaulting.Defaul
 // field set counts them as the client's, a server-side apply's does not. The server sets them
 // again wherever the file is applied.
 var registryAnnotations = []string{"deprecated.daemonset.template.generation"}
+
+// dropCreationFinalizer removes a Namespace's spec.finalizers [kubernetes], which the server
+// sets on every create whatever the request says (no field manager owns it).
+func dropCreationFinalizer(obj map[string]any) {
+	if obj["kind"] != "Namespace" || obj["apiVersion"] != "v1" {
+		return
+	}
+	spec, ok := obj["spec"].(map[string]any)
+	if f, _ := spec["finalizers"].([]any); !ok || len(f) != 1 || f[0] != "kubernetes" {
+		return
+	}
+	delete(spec, "finalizers")
+	if len(spec) == 0 {
+		delete(obj, "spec")
+	}
+}
 
 // dropRegistryAnnotations removes registryAnnotations from a sanitized object.
 func dropRegistryAnnotations(obj map[string]any) {

@@ -58,6 +58,15 @@ func Synced(files int, head plumbing.Hash, pushed bool, unrendered string) Desti
 	return s
 }
 
+// With is s with note added to its message ("" adds nothing): something true of every sync
+// that does not make the destination unready.
+func (s Destination) With(note string) Destination {
+	if note != "" {
+		s.Message += "; " + note
+	}
+	return s
+}
+
 // Failed is the status after a failed attempt.
 func Failed(err error) Destination {
 	return Destination{Reason: Reason(err), Message: err.Error()}

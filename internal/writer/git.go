@@ -15,6 +15,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/diff"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitrepo"
 	"github.com/gitops-reverser/gitops-reverser/internal/resync"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/status"
 )
 
@@ -207,12 +208,16 @@ func (w *Writer) succeeded(sets []diff.Changeset, head plumbing.Hash, pushed boo
 	files := len(w.known)
 	lastHead := w.knownHead
 	unrendered := w.unrendered
+	note := ""
+	if w.target.OutputMode() == snapshot.Clean {
+		note = w.opts.DefaultsNote
+	}
 	w.mu.Unlock()
 	if m := w.opts.Metrics; m != nil {
 		m.ObjectsTracked.WithLabelValues(w.Target().String()).Set(float64(files))
 	}
 	w.setStatus(func(s *status.Destination) {
-		next := status.Synced(files, lastHead, pushed, unrendered)
+		next := status.Synced(files, lastHead, pushed, unrendered).With(note)
 		if !pushed {
 			next.LastPush = s.LastPush
 		}

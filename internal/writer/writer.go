@@ -49,6 +49,9 @@ type Options struct {
 	NextResync func(time.Time) time.Time
 	// EmailDomain makes an author email from a username that is not an email address.
 	EmailDomain string
+	// DefaultsNote says why Clean files keep the API server's defaults ("" when they do not),
+	// for the status of a destination that writes Clean.
+	DefaultsNote string
 	// CloneDir holds the destination's clone; "" keeps it in a temporary directory.
 	CloneDir string
 	// OnStatus is called after every attempt that changed what the status says.
