@@ -61,10 +61,104 @@ func withoutDefaults(obj map[string]any, owned, applied *fieldpath.Set, kind *de
 		return obj
 	}
 	w.pruneEmptied(obj, want)
-	if w.copies(obj, want, candidates) {
+	left := w.copies(obj, want, candidates)
+	if w.dependents(obj, want, candidates) || left {
 		w.pruneEmptied(obj, want)
 	}
 	return w.without(obj)
+}
+
+// dependents tries again the candidates that are still put back. A default that depends on
+// another value (a LoadBalancer Service's allocateLoadBalancerNodePorts, on its type) differs
+// when that value is left out with it, and is put back with it. So they are all left out
+// again and put back in order: first those where defaulting gives another value (the type:
+// its dependents are then right), then those where it gives none (an image). Each round is one
+// defaulting; it reports whether it left out any.
+func (w *walk) dependents(obj, want map[string]any, candidates map[string][]any) bool {
+	var back []string
+	for key := range candidates {
+		if _, gone := w.removed[key]; !gone {
+			back = append(back, key)
+			w.removed[key] = candidates[key]
+		}
+	}
+	if len(back) == 0 {
+		return false
+	}
+	settled := false
+	for range maxRounds {
+		got, err := w.kind.Default(w.without(obj))
+		if err != nil {
+			break
+		}
+		diffs := differences(got, want, nil, nil)
+		if len(diffs) == 0 {
+			settled = true
+			break
+		}
+		var other, related []string
+		for _, key := range back {
+			p, out := w.removed[key]
+			if !out || !relatedToAny(p, diffs) {
+				continue
+			}
+			related = append(related, key)
+			if v, ok := lookup(got, p); ok && !reflect.DeepEqual(v, lookupValue(want, p)) {
+				other = append(other, key)
+			}
+		}
+		if len(other) == 0 {
+			other = related
+		}
+		if len(other) == 0 {
+			break
+		}
+		for _, key := range other {
+			delete(w.removed, key)
+		}
+	}
+	left := false
+	for _, key := range back {
+		if _, out := w.removed[key]; out && !settled {
+			delete(w.removed, key)
+		} else if out {
+			left = true
+		}
+	}
+	for _, key := range back {
+		if _, out := w.removed[key]; !out && w.parentGoes(obj, want, candidates[key]) {
+			left = true
+		}
+	}
+	return left
+}
+
+// parentGoes tries leaving out the map that holds p and nothing else: a pointer struct is
+// defaulted only when it is missing (a CRD's conversion), so its last field goes with it or
+// not at all. It reports whether the map stays out.
+func (w *walk) parentGoes(obj, want map[string]any, p []any) bool {
+	if len(p) < 2 {
+		return false
+	}
+	parent := p[:len(p)-1]
+	if m, ok := lookup(obj, parent); !ok || len(asMap(m)) != 1 || w.keep.has(parent) {
+		return false
+	}
+	pk := pathKey(parent)
+	w.removed[pk] = parent
+	w.retry(obj, want, []string{pk}, map[string][]any{pk: parent})
+	_, out := w.removed[pk]
+	return out
+}
+
+func lookupValue(v any, p []any) any {
+	got, _ := lookup(v, p)
+	return got
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
 }
 
 // collect finds the candidates of obj, whose defaulted form is want.
@@ -474,6 +568,16 @@ func (t *trie) add(path []any) {
 		t = next
 	}
 	t.here = true
+}
+
+// has reports whether path is in t.
+func (t *trie) has(path []any) bool {
+	for _, step := range path {
+		if t = t.child(step); t == nil {
+			return false
+		}
+	}
+	return t.here
 }
 
 // child is the node below t by step, nil when there is none.

@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -162,4 +167,160 @@ func readFile(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestCleanCorpus makes every object of the public manifests in testdata/corpus by create and
+// by server-side apply, and asserts each Clean file holds exactly the manifest: no value it
+// wrote is lost, and nothing is added but a list item's key fields (a port's protocol) and
+// metadata.namespace.
+func TestCleanCorpus(t *testing.T) {
+	env, err := kubetest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	c := kubetest.NewClient(t, env.Config)
+	d := defaulting.Compiled(nil)
+	ways := []string{"create", "apply"}
+	for _, way := range ways {
+		c.Namespace(t, "corpus-"+way)
+	}
+	files, _ := filepath.Glob("testdata/corpus/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no corpus")
+	}
+	objects := 0
+	for _, file := range files {
+		for _, manifest := range kubetest.Decode(t, readFile(t, file)) {
+			objects++
+			name := strings.TrimSuffix(filepath.Base(file), ".yaml") + "/" + manifest.GetKind() + "/" + manifest.GetName()
+			t.Run(name, func(t *testing.T) {
+				for _, way := range ways {
+					obj := manifest.DeepCopy()
+					namespaced := c.Namespaced(t, obj)
+					live := makeWay(t, c, obj, way, "corpus-")
+					if !namespaced {
+						// One at a time: made the next way once this one is gone.
+						live.SetNamespace("")
+						deleteAndWait(t, c, live)
+					}
+					b, err := snapshot.PlainWith(live, snapshot.Clean, d)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got map[string]any
+					if err := yaml.Unmarshal(b, &got); err != nil {
+						t.Fatal(err)
+					}
+					want := manifestAsWritten(manifest.Object, live.GetName(), live.GetNamespace())
+					// What the file leaves out, defaulting must put back: applied anywhere, it
+					// makes the object the manifest makes.
+					defaulted := got
+					if kind := d.For(live.GroupVersionKind()); kind != nil {
+						if defaulted, err = kind.Default(got); err != nil {
+							t.Fatal(err)
+						}
+						defaulted["apiVersion"], defaulted["kind"] = got["apiVersion"], got["kind"]
+					}
+					for _, p := range missing(want, defaulted, nil) {
+						t.Errorf("made by %s: the file lost %s\n%s", way, p, b)
+					}
+					for _, p := range missing(got, want, nil) {
+						if !allowedExtra(p) {
+							t.Errorf("made by %s: the file added %s\n%s", way, p, b)
+						}
+					}
+					if os.Getenv("CORPUS_DUMP") != "" && t.Failed() {
+						dump, _ := yaml.Marshal(live.Object)
+						_ = os.WriteFile(filepath.Join(os.Getenv("CORPUS_DUMP"), strings.ReplaceAll(name, "/", "_")+"."+way+".yaml"), dump, 0o644)
+					}
+				}
+			})
+		}
+	}
+	t.Logf("%d objects of %d files", objects, len(files))
+}
+
+// manifestAsWritten is a manifest as a file would hold it: its name and namespace as made,
+// without what a file never holds (a null creationTimestamp, status).
+func manifestAsWritten(m map[string]any, name, namespace string) map[string]any {
+	out := runtime.DeepCopyJSON(m)
+	delete(out, "status")
+	md, _ := out["metadata"].(map[string]any)
+	delete(md, "creationTimestamp")
+	md["name"] = name
+	if namespace != "" {
+		md["namespace"] = namespace
+	} else {
+		delete(md, "namespace")
+	}
+	return out
+}
+
+// allowedExtra are the paths a Clean file may hold that its manifest lacks: a list item's key
+// field the server defaulted (protocol), and serviceAccountName, which the server sets from
+// its deprecated alias serviceAccount (and the alias from it).
+func allowedExtra(p string) bool {
+	return strings.HasSuffix(p, ".protocol") || strings.HasSuffix(p, "spec.serviceAccountName")
+}
+
+// missing lists the paths of a's leaves that b lacks or holds otherwise. Numbers compare by
+// value and quantities by amount (the server writes 0.5 CPU as 500m).
+func missing(a, b any, path []string) []string {
+	switch a := a.(type) {
+	case map[string]any:
+		bm, _ := b.(map[string]any)
+		if len(a) == 0 && bm == nil {
+			return []string{strings.Join(path, ".")}
+		}
+		var out []string
+		for k, v := range a {
+			bv, ok := bm[k]
+			if !ok {
+				out = append(out, strings.Join(append(path, k), "."))
+				continue
+			}
+			out = append(out, missing(v, bv, append(path, k))...)
+		}
+		return out
+	case []any:
+		bl, _ := b.([]any)
+		if len(bl) != len(a) {
+			return []string{strings.Join(path, ".") + " (a list of another length)"}
+		}
+		var out []string
+		for i := range a {
+			out = append(out, missing(a[i], bl[i], append(path, "["+strconv.Itoa(i)+"]"))...)
+		}
+		return out
+	}
+	if sameScalar(a, b) {
+		return nil
+	}
+	return []string{strings.Join(path, ".") + fmt.Sprintf(" (%v, not %v)", a, b)}
+}
+
+func sameScalar(a, b any) bool {
+	if fmt.Sprint(a) == fmt.Sprint(b) {
+		return true
+	}
+	qa, errA := resource.ParseQuantity(fmt.Sprint(a))
+	qb, errB := resource.ParseQuantity(fmt.Sprint(b))
+	return errA == nil && errB == nil && qa.Cmp(qb) == 0
+}
+
+// deleteAndWait deletes a cluster-scoped object and waits until it is gone.
+func deleteAndWait(t *testing.T, c *kubetest.Client, obj *unstructured.Unstructured) {
+	t.Helper()
+	ri := c.Resource(t, obj)
+	if err := ri.Delete(context.Background(), obj.GetName(), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 300 {
+		if _, err := ri.Get(context.Background(), obj.GetName(), metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s %s not gone", obj.GetKind(), obj.GetName())
 }

@@ -78,6 +78,17 @@ func (c *Client) Resource(t testing.TB, obj *unstructured.Unstructured) dynamic.
 	return ri
 }
 
+// Namespaced reports whether obj's kind is namespaced.
+func (c *Client) Namespaced(t testing.TB, obj *unstructured.Unstructured) bool {
+	t.Helper()
+	gvk := obj.GroupVersionKind()
+	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		t.Fatalf("map %s: %v", gvk, err)
+	}
+	return m.Scope.Name() == meta.RESTScopeNameNamespace
+}
+
 func (c *Client) resource(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
 	gvk := obj.GroupVersionKind()
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
