@@ -41,10 +41,6 @@ func Diff(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	var note string
-	if t.Defaulter, note = defaulter(ctx, o, c); note != "" && t.OutputMode() == snapshot.Clean {
-		fmt.Fprintf(o.Summary, "diff: %s\n", note)
-	}
 	if len(o.Identities) > 0 {
 		// Encrypting to an identity of the caller's own gives each Secret's plaintext, which
 		// is all a comparison needs.
@@ -54,6 +50,10 @@ func Diff(ctx context.Context, o Options) error {
 	}
 	if err := o.repoExists(); err != nil {
 		return err
+	}
+	var note string
+	if t.Defaulter, note = defaulter(ctx, o, c); note != "" && t.OutputMode() == snapshot.Clean {
+		fmt.Fprintf(o.Summary, "diff: %s\n", note)
 	}
 	repo, err := gitrepo.Open(ctx, o.repoOptions(t))
 	if err != nil {

@@ -51,20 +51,23 @@ func (w *Writer) flush(ctx context.Context, repo Repo, all bool) error {
 // changeOf compares one pending event with the head.
 func changeOf(ev commit.Event, t *destination.Target, head gitrepo.Head, cur diff.Current) (diff.Change, bool) {
 	h, exists := cur[ev.Path]
+	if ev.Content == nil {
+		if !exists {
+			return diff.Change{}, false
+		}
+		return diff.Change{Path: ev.Path, Op: change.Delete}, true
+	}
+	sum := diff.BlobHash(ev.Content) // once per event: this runs for every pending change
 	switch {
-	case ev.Plain != nil && exists && h != diff.BlobHash(ev.Content) &&
+	case exists && h == sum:
+		return diff.Change{}, false
+	case ev.Plain != nil && exists &&
 		resync.CurrentAt(head, t, destination.File{Path: ev.Path, Content: ev.Content, Plain: ev.Plain}):
 		return diff.Change{}, false // the same Secret, encrypted anew: not a change
-	case ev.Content == nil && exists:
-		return diff.Change{Path: ev.Path, Op: change.Delete}, true
-	case ev.Content == nil:
-		return diff.Change{}, false
 	case !exists:
-		return diff.Change{Path: ev.Path, Op: change.Create, Hash: diff.BlobHash(ev.Content), Content: ev.Content}, true
-	case h != diff.BlobHash(ev.Content):
-		return diff.Change{Path: ev.Path, Op: change.Update, Hash: diff.BlobHash(ev.Content), Content: ev.Content}, true
+		return diff.Change{Path: ev.Path, Op: change.Create, Hash: sum, Content: ev.Content}, true
 	default:
-		return diff.Change{}, false
+		return diff.Change{Path: ev.Path, Op: change.Update, Hash: sum, Content: ev.Content}, true
 	}
 }
 
