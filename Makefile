@@ -6,7 +6,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/gitops-reverser/gitops-reverser/internal/version.Version=$(VERSION) \
 	-X github.com/gitops-reverser/gitops-reverser/internal/version.Commit=$(COMMIT)
 
-.PHONY: all build image image-push test-image testbin generate verify-generate test bench demo clean
+.PHONY: all build image image-push test-image testbin generate verify-generate test test-versions bench demo clean
 
 IMAGE ?= ghcr.io/gitops-reverser/gitops-reverser:$(VERSION)
 
@@ -62,6 +62,18 @@ test: testbin verify-generate
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory test-image
+
+## test-versions: the Clean tests against kube-apiserver of every older minor version the
+## compiled defaulting covers (hack/apiservers.sh builds them into bin/: about 15 minutes each
+## on a cold Go cache, so make test leaves them out)
+OLDER_APISERVERS ?= v1.34.4 v1.35.4 v1.36.3
+test-versions: testbin
+	APISERVER_VERSIONS='$(OLDER_APISERVERS)' hack/apiservers.sh
+	for v in $(OLDER_APISERVERS); do \
+		echo "test-versions: kube-apiserver $$v"; \
+		TEST_ASSET_KUBE_APISERVER=$(CURDIR)/bin/kube-apiserver-$$v $(GO) test -count=1 \
+			-run 'TestCleanMadeAnyWay|TestCleanCorpus|TestRunCRDDefaults' ./internal/snapshot/ ./cmd/gitops-reverser/ || exit 1; \
+	done
 
 ## bench: tables of every benchmark beside its baseline measured in the same run
 bench: testbin build

@@ -61,6 +61,9 @@ func withoutDefaults(obj map[string]any, owned, applied *fieldpath.Set, kind *de
 		return obj
 	}
 	w.pruneEmptied(obj, want)
+	if w.pruneLists(obj, want) {
+		w.pruneEmptied(obj, want)
+	}
 	left := w.copies(obj, want, candidates)
 	if w.dependents(obj, want, candidates) || left {
 		w.pruneEmptied(obj, want)
@@ -188,6 +191,40 @@ func (w *walk) pruneEmptied(obj, want map[string]any) {
 	if !w.settle(obj, want) {
 		w.removed = before
 	}
+}
+
+// pruneLists leaves out the lists whose items are all left empty when defaulting puts the
+// whole list back: an HTTPRoute rule's matches: [{path: {type: PathPrefix, value: /}}] is
+// the default of a rule without matches. Otherwise their items stay (egress: [{}] means
+// allow all, and no default puts it back). It reports whether any stays out.
+func (w *walk) pruneLists(obj, want map[string]any) bool {
+	gone := w.removedTrie()
+	var batch []string
+	candidates := map[string][]any{}
+	for _, p := range w.lists {
+		v, _ := lookup(obj, p)
+		items, _ := v.([]any)
+		if len(items) == 0 || gone.has(p) || !itemsGone(items, gone.at(p), w.keep.at(p)) {
+			continue
+		}
+		key := pathKey(p)
+		batch = append(batch, key)
+		candidates[key] = p
+		w.removed[key] = p
+	}
+	return len(batch) > 0 && w.retry(obj, want, batch, candidates)
+}
+
+// itemsGone reports whether every item of a list is a map of which nothing is left once the
+// values of gone are left out; keep holds the maps that stay.
+func itemsGone(items []any, gone, keep *trie) bool {
+	for i, item := range items {
+		m, ok := item.(map[string]any)
+		if !ok || !allGone(m, gone.child(i), keep.child(i)) {
+			return false
+		}
+	}
+	return true
 }
 
 // settle puts back candidates until obj without the rest defaults to want; false when it does
@@ -354,6 +391,7 @@ type walk struct {
 	kind           *defaulting.Kind
 	removed        map[string][]any // candidates left out, by pathKey
 	keep           *trie            // maps that stay even when all they hold is left out
+	lists          [][]any          // lists of maps no Apply manager names on their own
 }
 
 // childOf is the node of set below field name, nil when set has none.
@@ -399,6 +437,9 @@ func (w *walk) visit(v, want any, path []any, owned, applied *fieldpath.Set, rem
 			// items an Apply manager names by value stays.
 			w.leaf(v, want, path, removable && !namesAny(applied))
 			return
+		}
+		if removable && !w.kind.Unsure(path) {
+			w.lists = append(w.lists, path)
 		}
 		w.visitList(x, want, path, owned, applied)
 	default:
@@ -578,6 +619,14 @@ func (t *trie) has(path []any) bool {
 		}
 	}
 	return t.here
+}
+
+// at is the node of path below t, nil when there is none.
+func (t *trie) at(path []any) *trie {
+	for _, step := range path {
+		t = t.child(step)
+	}
+	return t
 }
 
 // child is the node below t by step, nil when there is none.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,7 +51,7 @@ func TestCleanMadeAnyWay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := defaulting.Compiled(schemas)
+	d := serverDefaulter(t, c, schemas)
 	for _, way := range madeBy {
 		c.Namespace(t, "made-by-"+way)
 		c.Namespace(t, "again-by-"+way)
@@ -170,9 +171,13 @@ func readFile(t *testing.T, name string) string {
 }
 
 // TestCleanCorpus makes every object of the public manifests in testdata/corpus by create and
-// by server-side apply, and asserts each Clean file holds exactly the manifest: no value it
-// wrote is lost, and nothing is added but a list item's key fields (a port's protocol) and
-// metadata.namespace.
+// by server-side apply, each file in namespaces of its own, and asserts each Clean file holds
+// exactly the manifest: nothing is added but a list item's key fields (a port's protocol) and
+// metadata.namespace, and no value is lost. A value a server-side apply wrote is in the file
+// (its manager names it) unless it equals its default inside an atomic list or struct; a value
+// of a create equal to its default is left out (no API records that the author wrote it), so
+// for it the check is that defaulting the file gives the value back. The corpus's CRDs are made
+// first and kept, and their custom resources are defaulted with their schemas.
 func TestCleanCorpus(t *testing.T) {
 	env, err := kubetest.Start()
 	if err != nil {
@@ -180,65 +185,144 @@ func TestCleanCorpus(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = env.Stop() })
 	c := kubetest.NewClient(t, env.Config)
-	d := defaulting.Compiled(nil)
+	schemas := defaulting.NewSchemas()
+	d := serverDefaulter(t, c, schemas)
 	ways := []string{"create", "apply"}
-	for _, way := range ways {
-		c.Namespace(t, "corpus-"+way)
-	}
 	files, _ := filepath.Glob("testdata/corpus/*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no corpus")
 	}
-	objects := 0
-	for _, file := range files {
+	type item struct {
+		file     int
+		name     string
+		manifest *unstructured.Unstructured
+	}
+	var crds, others []item
+	for i, file := range files {
 		for _, manifest := range kubetest.Decode(t, readFile(t, file)) {
-			objects++
-			name := strings.TrimSuffix(filepath.Base(file), ".yaml") + "/" + manifest.GetKind() + "/" + manifest.GetName()
-			t.Run(name, func(t *testing.T) {
-				for _, way := range ways {
-					obj := manifest.DeepCopy()
-					namespaced := c.Namespaced(t, obj)
-					live := makeWay(t, c, obj, way, "corpus-")
-					if !namespaced {
-						// One at a time: made the next way once this one is gone.
-						live.SetNamespace("")
-						deleteAndWait(t, c, live)
-					}
-					b, err := snapshot.PlainWith(live, snapshot.Clean, d)
-					if err != nil {
-						t.Fatal(err)
-					}
-					var got map[string]any
-					if err := yaml.Unmarshal(b, &got); err != nil {
-						t.Fatal(err)
-					}
-					want := manifestAsWritten(manifest.Object, live.GetName(), live.GetNamespace())
-					// What the file leaves out, defaulting must put back: applied anywhere, it
-					// makes the object the manifest makes.
-					defaulted := got
-					if kind := d.For(live.GroupVersionKind()); kind != nil {
-						if defaulted, err = kind.Default(got); err != nil {
-							t.Fatal(err)
-						}
-						defaulted["apiVersion"], defaulted["kind"] = got["apiVersion"], got["kind"]
-					}
-					for _, p := range missing(want, defaulted, nil) {
-						t.Errorf("made by %s: the file lost %s\n%s", way, p, b)
-					}
-					for _, p := range missing(got, want, nil) {
-						if !allowedExtra(p) {
-							t.Errorf("made by %s: the file added %s\n%s", way, p, b)
-						}
-					}
-					if os.Getenv("CORPUS_DUMP") != "" && t.Failed() {
-						dump, _ := yaml.Marshal(live.Object)
-						_ = os.WriteFile(filepath.Join(os.Getenv("CORPUS_DUMP"), strings.ReplaceAll(name, "/", "_")+"."+way+".yaml"), dump, 0o644)
-					}
-				}
-			})
+			it := item{i, strings.TrimSuffix(filepath.Base(file), ".yaml") + "/" + manifest.GetKind() + "/" + manifest.GetName(), manifest}
+			if manifest.GetKind() == "CustomResourceDefinition" {
+				crds = append(crds, it)
+			} else {
+				others = append(others, it)
+			}
+		}
+		for _, way := range ways {
+			c.Namespace(t, corpusPrefix(i)+way)
 		}
 	}
-	t.Logf("%d objects of %d files", objects, len(files))
+	defined := map[string]bool{} // group/kind of the corpus's CRDs
+	for _, it := range crds {
+		group, _, _ := unstructured.NestedString(it.manifest.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(it.manifest.Object, "spec", "names", "kind")
+		defined[group+"/"+kind] = true
+	}
+	custom := 0
+	for _, it := range append(crds, others...) {
+		if defined[it.manifest.GroupVersionKind().Group+"/"+it.manifest.GetKind()] {
+			custom++
+		}
+		t.Run(it.name, func(t *testing.T) {
+			for i, way := range ways {
+				obj := it.manifest.DeepCopy()
+				namespaced := c.Namespaced(t, obj)
+				live := makeWay(t, c, obj, way, corpusPrefix(it.file))
+				if !namespaced {
+					live.SetNamespace("")
+					if obj.GetKind() == "CustomResourceDefinition" && i == len(ways)-1 {
+						// The last one stays, for the custom resources of the corpus.
+						waitEstablished(t, c, live)
+						if err := schemas.SetUnstructured(live); err != nil {
+							t.Fatal(err)
+						}
+					} else {
+						// One at a time: made the next way once this one is gone.
+						deleteAndWait(t, c, live)
+					}
+				}
+				b, err := snapshot.PlainWith(live, snapshot.Clean, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got map[string]any
+				if err := yaml.Unmarshal(b, &got); err != nil {
+					t.Fatal(err)
+				}
+				want := manifestAsWritten(it.manifest.Object, live.GetName(), live.GetNamespace())
+				for _, p := range missing(got, want, nil) {
+					if !allowedExtra(p.String()) {
+						t.Errorf("made by %s: the file added %s\n%s", way, p, b)
+					}
+				}
+				// What the file leaves out, defaulting must put back: applied anywhere, it
+				// makes the object the manifest makes.
+				defaulted := got
+				if kind := d.For(live.GroupVersionKind()); kind != nil {
+					if defaulted, err = kind.Default(got); err != nil {
+						t.Fatal(err)
+					}
+					defaulted["apiVersion"], defaulted["kind"] = got["apiVersion"], got["kind"]
+				}
+				for _, p := range missing(want, defaulted, nil) {
+					t.Errorf("made by %s: the file lost %s\n%s", way, p, b)
+				}
+				if way == "apply" {
+					// Written by the author: in the file, or a default inside an atomic unit.
+					applied := snapshot.AppliedFields(live)
+					for _, p := range missing(want, got, nil) {
+						if !snapshot.InsideAtomic(live.Object, applied, p) {
+							t.Errorf("server-side applied: the file left out %s, which the manifest wrote\n%s", p, b)
+						}
+					}
+				}
+				if os.Getenv("CORPUS_DUMP") != "" && t.Failed() {
+					dump, _ := yaml.Marshal(live.Object)
+					_ = os.WriteFile(filepath.Join(os.Getenv("CORPUS_DUMP"), strings.ReplaceAll(it.name, "/", "_")+"."+way+".yaml"), dump, 0o644)
+				}
+			}
+		})
+	}
+	t.Logf("%d objects (%d CRDs, %d custom resources) of %d files", len(crds)+len(others), len(crds), custom, len(files))
+}
+
+// corpusPrefix begins the names of the namespaces the objects of corpus file i are made in,
+// one for each way: their names repeat across files.
+func corpusPrefix(i int) string { return fmt.Sprintf("corpus-%02d-", i) }
+
+// serverDefaulter is the defaulting for the test's API server (which may be of an older
+// release: make test-versions), with the custom resources of schemas.
+func serverDefaulter(t *testing.T, c *kubetest.Client, schemas *defaulting.Schemas) *defaulting.Defaulter {
+	t.Helper()
+	v, err := c.Kube.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := defaulting.ForServer(v.Major, v.Minor, schemas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("API server %s", v.GitVersion)
+	return d
+}
+
+// waitEstablished waits until crd is established, so its custom resources can be made.
+func waitEstablished(t *testing.T, c *kubetest.Client, crd *unstructured.Unstructured) {
+	t.Helper()
+	ri := c.Resource(t, crd)
+	for range 300 {
+		live, err := ri.Get(context.Background(), crd.GetName(), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conds, _, _ := unstructured.NestedSlice(live.Object, "status", "conditions")
+		for _, cond := range conds {
+			if m, _ := cond.(map[string]any); m["type"] == "Established" && m["status"] == "True" {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("CRD %s not established", crd.GetName())
 }
 
 // manifestAsWritten is a manifest as a file would hold it: its name and namespace as made,
@@ -264,40 +348,56 @@ func allowedExtra(p string) bool {
 	return strings.HasSuffix(p, ".protocol") || strings.HasSuffix(p, "spec.serviceAccountName")
 }
 
-// missing lists the paths of a's leaves that b lacks or holds otherwise. Numbers compare by
-// value and quantities by amount (the server writes 0.5 CPU as 500m).
-func missing(a, b any, path []string) []string {
+// path is where a value sits: map keys as strings, list indexes as ints.
+type path []any
+
+func (p path) String() string {
+	parts := make([]string, len(p))
+	for i, step := range p {
+		if n, ok := step.(int); ok {
+			parts[i] = "[" + strconv.Itoa(n) + "]"
+		} else {
+			parts[i] = fmt.Sprint(step)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// missing lists the paths of a's leaves that b lacks or holds otherwise (a list of another
+// length is one path, the list's). Numbers compare by value and quantities by amount (the
+// server writes 0.5 CPU as 500m).
+func missing(a, b any, at path) []path {
 	switch a := a.(type) {
 	case map[string]any:
 		bm, _ := b.(map[string]any)
 		if len(a) == 0 && bm == nil {
-			return []string{strings.Join(path, ".")}
+			return []path{at}
 		}
-		var out []string
+		var out []path
 		for k, v := range a {
 			bv, ok := bm[k]
 			if !ok {
-				out = append(out, strings.Join(append(path, k), "."))
+				out = append(out, append(slices.Clone(at), k))
 				continue
 			}
-			out = append(out, missing(v, bv, append(path, k))...)
+			out = append(out, missing(v, bv, append(slices.Clone(at), k))...)
 		}
 		return out
 	case []any:
 		bl, _ := b.([]any)
 		if len(bl) != len(a) {
-			return []string{strings.Join(path, ".") + " (a list of another length)"}
+			return []path{at}
 		}
-		var out []string
+		var out []path
 		for i := range a {
-			out = append(out, missing(a[i], bl[i], append(path, "["+strconv.Itoa(i)+"]"))...)
+			out = append(out, missing(a[i], bl[i], append(slices.Clone(at), i))...)
 		}
 		return out
 	}
 	if sameScalar(a, b) {
 		return nil
 	}
-	return []string{strings.Join(path, ".") + fmt.Sprintf(" (%v, not %v)", a, b)}
+	return []path{at}
 }
 
 func sameScalar(a, b any) bool {

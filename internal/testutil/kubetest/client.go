@@ -81,15 +81,15 @@ func (c *Client) Resource(t testing.TB, obj *unstructured.Unstructured) dynamic.
 // Namespaced reports whether obj's kind is namespaced.
 func (c *Client) Namespaced(t testing.TB, obj *unstructured.Unstructured) bool {
 	t.Helper()
-	gvk := obj.GroupVersionKind()
-	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	m, err := c.mapping(obj)
 	if err != nil {
-		t.Fatalf("map %s: %v", gvk, err)
+		t.Fatal(err)
 	}
 	return m.Scope.Name() == meta.RESTScopeNameNamespace
 }
 
-func (c *Client) resource(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+// mapping maps obj's kind, discovering again once when it is not known (a CRD just made).
+func (c *Client) mapping(obj *unstructured.Unstructured) (*meta.RESTMapping, error) {
 	gvk := obj.GroupVersionKind()
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
@@ -98,6 +98,14 @@ func (c *Client) resource(obj *unstructured.Unstructured) (dynamic.ResourceInter
 	}
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", gvk, err)
+	}
+	return m, nil
+}
+
+func (c *Client) resource(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	m, err := c.mapping(obj)
+	if err != nil {
+		return nil, err
 	}
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		return c.Dynamic.Resource(m.Resource).Namespace(obj.GetNamespace()), nil
