@@ -2,12 +2,26 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
@@ -91,4 +105,107 @@ spec:
 	// The CRD's default moves to L: the Gadget still holds M, which is now the author's.
 	c.Update(t, gadgetsCRD("L"))
 	waitFile(t, remote, path, strings.Replace(want, "red", "blue", 1)+"  size: M\n")
+}
+
+// TestRunFollowsServerVersion: the controller reads the API server's version at every
+// refresh. The real API server is reached through a proxy that reports another version on
+// /version: while it reports one the compiled defaulting is not exact for (1.33), a Clean
+// file keeps the server's defaults and the destination's status says why; once it reports one
+// that is covered (an upgrade), every object is rendered again and the defaults go, and the
+// status drops the note.
+func TestRunFollowsServerVersion(t *testing.T) {
+	const ns = "server-version"
+	c := kubetest.NewClient(t, env.Config)
+	c.Namespace(t, ns)
+	proxy := newVersionProxy(t, "33")
+	c.Create(t, `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: `+ns+`}
+data: {mode: fast}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: `+ns+`}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+`)
+	remote := gitserver.NewBare(t, "main")
+	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 0s\n")+`---
+apiVersion: reverser.gitops.dev/v1alpha1
+kind: WatchRule
+metadata: {name: services, namespace: `+ns+`}
+spec:
+  destinationRef: {name: git}
+  rules:
+  - apiGroups: [""]
+    resources: [services, configmaps]
+`)
+	startController(t, "--kubeconfig", proxy.kubeconfig)
+	path := ns + "/services/web.yaml"
+	eventually(t, 30*time.Second, "the Service written with its defaults", func() (bool, string) {
+		got := remote.Files(t, "main")[path]
+		return strings.Contains(got, "sessionAffinity: None") && strings.Contains(got, "targetPort: 80"), got
+	})
+	name := types.NamespacedName{Namespace: ns, Name: "git"}
+	eventually(t, 30*time.Second, "the status says Clean keeps the defaults", func() (bool, string) {
+		cond, _ := ready(t, c, v1alpha1.GitDestinations, name)
+		return cond.Status == metav1.ConditionTrue && strings.Contains(cond.Message, "Clean keeps server defaults: API server version 1.33"), cond.Message
+	})
+
+	proxy.minor.Store("37")
+	waitFile(t, remote, path, "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: "+ns+"\nspec:\n  ports:\n  - port: 80\n    protocol: TCP\n  selector:\n    app: web\n")
+	eventually(t, 30*time.Second, "the status without the note", func() (bool, string) {
+		cond, _ := ready(t, c, v1alpha1.GitDestinations, name)
+		return cond.Status == metav1.ConditionTrue && !strings.Contains(cond.Message, "defaults"), cond.Message
+	})
+	if got := remote.Files(t, "main")[ns+"/configmaps/settings.yaml"]; !strings.Contains(got, "mode: fast") {
+		t.Errorf("the ConfigMap's file after the upgrade:\n%s", got)
+	}
+}
+
+// versionProxy is the test API server behind a proxy that reports Kubernetes 1.<minor> on
+// /version and passes everything else through (watches included) with the server's own
+// credentials; kubeconfig reaches it.
+type versionProxy struct {
+	minor      atomic.Value // string
+	kubeconfig string
+}
+
+func newVersionProxy(t *testing.T, minor string) *versionProxy {
+	t.Helper()
+	p := &versionProxy{}
+	p.minor.Store(minor)
+	target, err := url.Parse(env.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := rest.TransportFor(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := httputil.NewSingleHostReverseProxy(target)
+	pass.Transport = rt
+	pass.FlushInterval = -1
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/version" {
+			pass.ServeHTTP(w, r)
+			return
+		}
+		m := p.minor.Load().(string)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(version.Info{Major: "1", Minor: m, GitVersion: "v1." + m + ".0"})
+	}))
+	t.Cleanup(srv.Close)
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["proxy"] = &clientcmdapi.Cluster{Server: srv.URL}
+	cfg.AuthInfos["proxy"] = &clientcmdapi.AuthInfo{}
+	cfg.Contexts["proxy"] = &clientcmdapi.Context{Cluster: "proxy", AuthInfo: "proxy", Namespace: "default"}
+	cfg.CurrentContext = "proxy"
+	p.kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, p.kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -19,15 +19,27 @@ var CRDs = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "
 // For a server whose version the compiled defaulting is not exact for (or whose version
 // cannot be read) it is nil, and note says why Clean then keeps the server's defaults.
 func (c *Clients) Defaulting(schemas *defaulting.Schemas) (d *defaulting.Defaulter, note string) {
-	info, err := c.Discovery.ServerVersion()
-	if err != nil {
-		return nil, fmt.Sprintf("Clean keeps server defaults: the API server's version cannot be read: %v", err)
-	}
-	d, err = defaulting.ForServer(info.Major, info.Minor, schemas)
-	if err != nil {
-		return nil, "Clean keeps server defaults: " + err.Error()
+	d = defaulting.New(schemas)
+	if _, note, err := c.FollowServer(d); err != nil || note != "" {
+		return nil, note
 	}
 	return d, ""
+}
+
+// FollowServer reads the server's version and sets d to it (defaulting.SetServer): changed
+// reports whether what d leaves out changed, and note why Clean keeps the server's defaults
+// ("" when it does not). A version that cannot be read leaves d as it was and is err, with its
+// note; for a d never set, that keeps the defaults.
+func (c *Clients) FollowServer(d *defaulting.Defaulter) (changed bool, note string, err error) {
+	info, err := c.Discovery.ServerVersion()
+	if err != nil {
+		return false, fmt.Sprintf("Clean keeps server defaults: the API server's version cannot be read: %v", err), fmt.Errorf("read the API server's version: %w", err)
+	}
+	changed, err = d.SetServer(info.Major, info.Minor)
+	if err != nil {
+		return changed, "Clean keeps server defaults: " + err.Error(), nil
+	}
+	return changed, "", nil
 }
 
 // ListSchemas reads the schemas of the CRDs that have defaults, for a command that runs once.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -103,10 +104,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	m := metrics.New()
 	authors := webhook.NewCache(o.Webhook.CacheSize, o.Webhook.CacheTTL)
-	dft := defaults{schemas: defaulting.NewSchemas()} // fed by the CRD informer of watchConfig
-	if dft.d, dft.note = c.Defaulting(dft.schemas); dft.note != "" {
-		log.Warn("Clean files keep the API server's defaults", "reason", dft.note)
-	}
+	dft := newDefaults(log, c)
 	rf, err := newRefresher(o, log, m, c, newRouter(log, m, authors, dft.d), dft)
 	if err != nil {
 		return err
@@ -128,11 +126,37 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // defaults is the API server's defaulting, with which Clean files leave out what it puts back.
+// It follows the server's version: an upgrade (or a downgrade out of the covered versions)
+// is seen at the next refresh, and every cached file is rendered again.
 type defaults struct {
-	d       *defaulting.Defaulter // nil: the server's version is not one it is exact for
+	d       *defaulting.Defaulter // defaults nothing while the server's version is not covered
 	schemas *defaulting.Schemas   // of the CRDs with defaults, followed as they change
-	note    string                // why d is nil, for the destinations' status
+	note    atomic.Pointer[string]
 }
+
+func newDefaults(log *slog.Logger, c *cluster.Clients) *defaults {
+	schemas := defaulting.NewSchemas() // fed by the CRD informer of watchConfig
+	dft := &defaults{d: defaulting.New(schemas), schemas: schemas}
+	dft.follow(log, c)
+	return dft
+}
+
+// follow sets the defaulting to the server's version; it reports whether what Clean leaves
+// out changed. A version that cannot be read keeps what was.
+func (dft *defaults) follow(log *slog.Logger, c *cluster.Clients) bool {
+	changed, note, err := c.FollowServer(dft.d)
+	if err != nil && dft.note.Load() != nil {
+		log.Warn("API server version not read; Clean keeps the defaulting it had", "err", err)
+		return false
+	}
+	if prev := dft.note.Swap(&note); (prev == nil || *prev != note) && note != "" {
+		log.Warn("Clean files keep the API server's defaults", "reason", note)
+	}
+	return changed
+}
+
+// Note says why Clean files keep the server's defaults, "" when they do not.
+func (dft *defaults) Note() string { return *dft.note.Load() }
 
 // startWebhook serves the admission webhook on every replica, leader or not, so writes are
 // attributed from the first moment a replica leads.

@@ -34,7 +34,7 @@ type refresher struct {
 	log       *slog.Logger
 	metrics   *metrics.Metrics
 	clients   *cluster.Clients
-	defaults  defaults
+	defaults  *defaults
 	router    *router
 	informers *discovery.Informers
 	refreshCh chan struct{}
@@ -66,7 +66,7 @@ type running struct {
 	done   chan struct{}
 }
 
-func newRefresher(o Options, log *slog.Logger, m *metrics.Metrics, c *cluster.Clients, rt *router, dft defaults) (*refresher, error) {
+func newRefresher(o Options, log *slog.Logger, m *metrics.Metrics, c *cluster.Clients, rt *router, dft *defaults) (*refresher, error) {
 	next, err := o.nextResync()
 	if err != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func (rf *refresher) ready() error {
 func (rf *refresher) start(ctx context.Context) error {
 	stopEvents := rf.recordEvents(ctx)
 	defer stopEvents()
-	config, err := watchConfig(ctx, rf.clients.Dynamic, rf.trigger, crdHook{schemas: rf.defaults.schemas, changed: func(gr schema.GroupResource) { rf.rerender(ctx, gr) }})
+	config, err := watchConfig(ctx, rf.clients.Dynamic, rf.trigger, crdHook{schemas: rf.defaults.schemas, changed: func(gr schema.GroupResource) { rf.rerender(ctx, &gr) }})
 	if err != nil {
 		return err
 	}
@@ -150,6 +150,10 @@ func (rf *refresher) refresh(ctx context.Context, source destination.ConfigSourc
 	cat, err := rf.clients.Catalog(ctx)
 	if err != nil {
 		return err
+	}
+	if rf.defaults.follow(rf.log, rf.clients) && rf.refreshedAt.Load() != 0 {
+		rf.log.Info("API server version changed: rendering every watched object again")
+		rf.rerender(ctx, nil)
 	}
 	cfg, targets, problems, err := destination.Load(ctx, source, destination.Clients{Kube: rf.clients.Kube, Identity: rf.identity, Defaulter: rf.defaults.d}, cat)
 	if err != nil {
@@ -328,7 +332,7 @@ func (rf *refresher) startLocked(ctx context.Context, t *destination.Target) *wr
 		Unavailable:  rf.unavailable,
 		NextResync:   rf.nextResync,
 		EmailDomain:  rf.opts.AuthorEmailDomain,
-		DefaultsNote: rf.defaults.note,
+		DefaultsNote: rf.defaults.Note,
 		CloneDir:     t.CloneDir(log, rf.opts.CacheDir),
 		Metrics:      rf.metrics,
 		// The final flush reports after wctx ended: its outcome is written all the same.
@@ -402,9 +406,10 @@ func gvrStrings(gs []schema.GroupVersionResource) []string {
 	return out
 }
 
-// rerender lists the custom resources of gr again after their CRD changed, so that their
-// cached Clean files follow its defaults, and once listed resyncs every writer with them.
-func (rf *refresher) rerender(ctx context.Context, gr schema.GroupResource) {
+// rerender lists the resources of gr again after their CRD changed (every resource, for nil:
+// after the server's version changed), so that their cached Clean files follow its defaults,
+// and once listed resyncs every writer with them.
+func (rf *refresher) rerender(ctx context.Context, gr *schema.GroupResource) {
 	rf.informers.Restart(gr)
 	rf.wg.Go(func() {
 		for !rf.informers.AllSynced() {

@@ -4,34 +4,66 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Defaulter is the defaulting of one API server: the built-in kinds' for a server version the
-// compiled defaulting is exact for, and the custom resources' of its CRDs. A nil *Defaulter
-// defaults nothing: Clean then leaves out only what no field manager owns.
+// compiled defaulting is exact for, and the custom resources' of its CRDs. For any other
+// version, and as a nil *Defaulter, it defaults nothing: Clean then leaves out only what no
+// field manager owns, custom resources included, and nothing on a guess. SetServer follows
+// the server through an upgrade; a Defaulter is safe for concurrent use.
 type Defaulter struct {
-	builtin    *Builtin
-	schemas    *Schemas
+	builtin *Builtin
+	schemas *Schemas
+	server  atomic.Pointer[server] // nil: a version the compiled defaulting is not exact for
+}
+
+// server is a version the compiled defaulting is exact for.
+type server struct {
+	minor      int
 	exceptions []exception
 }
 
-// ErrNotCovered is returned by ForServer for an API server whose version the compiled
-// defaulting is not exact for.
+// ErrNotCovered is returned for an API server whose version the compiled defaulting is not
+// exact for.
 var ErrNotCovered = errors.New("the compiled defaulting is not exact for this API server version")
 
 // ForServer is the defaulting of an API server of Kubernetes major.minor (discovery's
 // ServerVersion), with the custom resources of schemas (nil for none). For a version the
 // compiled defaulting is not exact for (Exact), it returns nil and an error wrapping
-// ErrNotCovered that says which versions are: Clean then leaves out only what no field
-// manager owns, custom resources included, and nothing on a guess.
+// ErrNotCovered that says which versions are.
 func ForServer(major, minor string, schemas *Schemas) (*Defaulter, error) {
-	if !Exact(major, minor) {
-		return nil, fmt.Errorf("API server version %s.%s, defaulting compiled for %s: %w", major, minor, Covered(), ErrNotCovered)
+	d := New(schemas)
+	if _, err := d.SetServer(major, minor); err != nil {
+		return nil, err
 	}
-	_, m, _ := ParseVersion(major, minor)
-	return &Defaulter{builtin: NewBuiltin(), schemas: schemas, exceptions: exceptionsFor(m)}, nil
+	return d, nil
+}
+
+// New is a Defaulter with the custom resources of schemas (nil for none) that defaults
+// nothing until SetServer names a version it is exact for: for a process that runs long, whose
+// server may be upgraded under it.
+func New(schemas *Schemas) *Defaulter {
+	return &Defaulter{builtin: NewBuiltin(), schemas: schemas}
+}
+
+// SetServer makes d the defaulting of an API server of Kubernetes major.minor. For a version
+// the compiled defaulting is not exact for, d defaults nothing from then on and the error
+// wraps ErrNotCovered. changed reports whether what d leaves out may differ from before: files
+// rendered before should be rendered again.
+func (d *Defaulter) SetServer(major, minor string) (changed bool, err error) {
+	var next *server
+	if Exact(major, minor) {
+		_, m, _ := ParseVersion(major, minor)
+		next = &server{minor: m, exceptions: exceptionsFor(m)}
+	} else {
+		err = fmt.Errorf("API server version %s.%s, defaulting compiled for %s: %w", major, minor, Covered(), ErrNotCovered)
+	}
+	prev := d.server.Swap(next)
+	changed = (prev == nil) != (next == nil) || (prev != nil && prev.minor != next.minor)
+	return changed, err
 }
 
 // Compiled is the defaulting of a server of the compiled release, with schemas (nil for
@@ -55,9 +87,13 @@ func (d *Defaulter) For(gvk schema.GroupVersionKind) *Kind {
 	if d == nil {
 		return nil
 	}
+	srv := d.server.Load()
+	if srv == nil {
+		return nil
+	}
 	if d.builtin.Has(gvk) {
 		k := &Kind{gvk: gvk, builtin: d.builtin}
-		for _, e := range d.exceptions {
+		for _, e := range srv.exceptions {
 			if e.applies(gvk.GroupKind()) {
 				k.exceptions = append(k.exceptions, e)
 			}

@@ -19,5 +19,6 @@
 //	d, err := defaulting.ForServer(info.Major, info.Minor, schemas)
 //	// err wraps ErrNotCovered: d is nil, Clean keeps the defaults; say so once
 //
-// and renders with it (snapshot.SanitizeWith, PlainWith, CompactWith, NewRenderingWith).
+// (a process that runs long makes it with New and calls SetServer again as the server is
+// upgraded) and renders with it (snapshot.SanitizeWith, PlainWith, CompactWith, NewRenderingWith).
 package defaulting

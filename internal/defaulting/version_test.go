@@ -60,3 +60,34 @@ func TestUnsure(t *testing.T) {
 		}
 	}
 }
+
+// TestSetServer: a Defaulter follows its server through upgrades; changed says when files
+// rendered before may differ.
+func TestSetServer(t *testing.T) {
+	d := New(nil)
+	deploy := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+	sts := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
+	maxUnavailable := []any{"spec", "updateStrategy", "rollingUpdate", "maxUnavailable"}
+	if d.For(deploy) != nil {
+		t.Fatal("a Defaulter never set defaults")
+	}
+	for _, step := range []struct {
+		minor       string
+		changed, on bool
+	}{
+		{"33", false, false},
+		{"34", true, true},
+		{"34", false, true},
+		{"35", true, true}, // another minor: other exceptions
+		{"38", true, false},
+		{"37", true, true},
+	} {
+		changed, err := d.SetServer("1", step.minor)
+		if changed != step.changed || (err == nil) != step.on || (d.For(deploy) != nil) != step.on {
+			t.Errorf("SetServer(1.%s) = %v, %v, defaults: %v; want changed %v, defaults %v", step.minor, changed, err, d.For(deploy) != nil, step.changed, step.on)
+		}
+	}
+	if d.For(sts).Unsure(maxUnavailable) {
+		t.Error("after 1.37, an exception of an earlier version still holds")
+	}
+}

@@ -80,17 +80,18 @@ func (i *Informers) WithDefaulter(d *defaulting.Defaulter) *Informers {
 	return i
 }
 
-// Restart lists the resources of gr again from the start, so that their cached files are
-// rendered anew: after their CRD's defaults changed. Their caches are not synced until the
-// list is done, which a resync sees as a list that failed (their files are kept).
-func (i *Informers) Restart(gr schema.GroupResource) {
+// Restart lists the resources of gr (every resource, for nil) again from the start, so that
+// their cached files are rendered anew: after their CRD's defaults or the server's version
+// changed. Their caches are not synced until the list is done, which a resync sees as a list
+// that failed (their files are kept).
+func (i *Informers) Restart(gr *schema.GroupResource) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.parent == nil || i.parent.Err() != nil {
 		return
 	}
 	for gvr, e := range i.entries {
-		if gvr.GroupResource() != gr || !e.running() {
+		if (gr != nil && gvr.GroupResource() != *gr) || !e.running() {
 			continue
 		}
 		e.cancel()

@@ -212,8 +212,8 @@ func (w *Writer) succeeded(sets []diff.Changeset, head plumbing.Hash, pushed boo
 	lastHead := w.knownHead
 	unrendered := w.unrendered
 	note := ""
-	if w.target.OutputMode() == snapshot.Clean {
-		note = w.opts.DefaultsNote
+	if w.target.OutputMode() == snapshot.Clean && w.opts.DefaultsNote != nil {
+		note = w.opts.DefaultsNote()
 	}
 	w.mu.Unlock()
 	if m := w.opts.Metrics; m != nil {

@@ -50,8 +50,9 @@ type Options struct {
 	// EmailDomain makes an author email from a username that is not an email address.
 	EmailDomain string
 	// DefaultsNote says why Clean files keep the API server's defaults ("" when they do not),
-	// for the status of a destination that writes Clean.
-	DefaultsNote string
+	// for the status of a destination that writes Clean; nil for never. It is asked at every
+	// status: the server's version may change.
+	DefaultsNote func() string
 	// CloneDir holds the destination's clone; "" keeps it in a temporary directory.
 	CloneDir string
 	// OnStatus is called after every attempt that changed what the status says.
