@@ -3,16 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/defaulting"
+	"github.com/gitops-reverser/gitops-reverser/internal/snapshot"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testutil/kubetest"
 )
@@ -144,6 +149,7 @@ spec:
 		d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
 		return err == nil && d.Status.ReadyReplicas == 2, fmt.Sprint(d.Status)
 	})
+	replicaSetGolden(t, c, ns)
 	// Every change of jane's objects is hers (the test's own destination and rule are not).
 	for _, cm := range remote.Log(t, "main") {
 		if !strings.HasPrefix(cm.Subject, "reconcile:") && !strings.Contains(cm.Subject, ".reverser.gitops.dev/") {
@@ -201,6 +207,46 @@ spec:
 		return err == nil && d.Status.ReadyReplicas == 3, fmt.Sprint(d.Status)
 	})
 	assertOneCommitBy(t, remote, head, "[UPDATE] "+ns+"/deployments.apps/web", jane)
+}
+
+// replicaSetGolden compares the Clean file of the ReplicaSet the Deployment controller made
+// for web (an object made by a controller's Update, which owns every default) with its golden
+// file, testdata/clean/living/replicaset.yaml (-update rewrites it).
+func replicaSetGolden(t *testing.T, c *kubetest.Client, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	rss, err := c.Dynamic.Resource(kubetest.GVR("apps", "v1", "replicasets")).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil || len(rss.Items) != 1 {
+		t.Fatalf("the Deployment's ReplicaSets: %v, %v", rss, err)
+	}
+	v, err := c.Kube.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := defaulting.ForServer(v.Major, v.Minor, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := snapshot.PlainWith(&rss.Items[0], snapshot.Clean, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join(kubetest.Root(), "testdata", "clean", "living", "replicaset.yaml")
+	if *updateGolden {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("the Clean file of the controller-made ReplicaSet (-golden +got):\n%s", diff)
+	}
 }
 
 // assertOneCommitBy waits for the remote to settle and checks that exactly one commit, with
