@@ -1,6 +1,9 @@
 package defaulting
 
 import (
+	"os/exec"
+	"regexp"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -72,5 +75,29 @@ func TestBuiltinDefault(t *testing.T) {
 	}
 	if _, ok := pod["spec"].(map[string]any)["restartPolicy"]; ok {
 		t.Error("Default modified its input")
+	}
+}
+
+// The binary links only the defaulting packages of k8s.io/kubernetes: each group's
+// pkg/apis/<group>[/<version>], and the few packages they import. A new import that pulls in
+// more (a validation, a registry, a controller) fails here.
+func TestOnlyDefaultingPackages(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/gitops-reverser/gitops-reverser/cmd/gitops-reverser").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	allowed := regexp.MustCompile(`^k8s\.io/kubernetes/pkg/(apis/[a-z0-9]+(/[a-z0-9]+)*|api/v1/service|features|util/parsers)$`)
+	n := 0
+	for _, pkg := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(pkg, "k8s.io/kubernetes/") {
+			continue
+		}
+		n++
+		if !allowed.MatchString(pkg) || strings.Contains(pkg, "/validation") {
+			t.Errorf("the binary links %s", pkg)
+		}
+	}
+	if n == 0 {
+		t.Error("no package of k8s.io/kubernetes is linked: the defaulting is gone")
 	}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // live reads a captured live object of testdata/defaults (name.way.in.yaml).
-func live(t *testing.T, name, way string) *unstructured.Unstructured {
+func live(t testing.TB, name, way string) *unstructured.Unstructured {
 	t.Helper()
 	return readObject(t, filepath.Join(defaultsDir, name+"."+way+".in.yaml"))
 }

@@ -19,7 +19,7 @@ const defaultsDir = "testdata/defaults"
 
 var ways = []string{"create", "client-side", "typed", "apply"}
 
-func testDefaulter(t *testing.T) *defaulting.Defaulter {
+func testDefaulter(t testing.TB) *defaulting.Defaulter {
 	t.Helper()
 	schemas := defaulting.NewSchemas()
 	if err := schemas.SetUnstructured(readObject(t, filepath.Join(defaultsDir, "crd.yaml"))); err != nil {

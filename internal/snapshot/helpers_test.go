@@ -12,7 +12,7 @@ import (
 
 // readObject decodes a YAML file the way a live object reaches us: as JSON decoded into
 // unstructured (int64 kept apart from float64).
-func readObject(t *testing.T, file string) *unstructured.Unstructured {
+func readObject(t testing.TB, file string) *unstructured.Unstructured {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -21,7 +21,7 @@ func readObject(t *testing.T, file string) *unstructured.Unstructured {
 	return decodeObject(t, b)
 }
 
-func decodeObject(t *testing.T, b []byte) *unstructured.Unstructured {
+func decodeObject(t testing.TB, b []byte) *unstructured.Unstructured {
 	t.Helper()
 	j, err := yaml.YAMLToJSON(b)
 	if err != nil {
