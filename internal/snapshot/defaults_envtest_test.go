@@ -19,6 +19,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/jsonmergepatch"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 
@@ -99,9 +103,105 @@ func TestCleanMadeAnyWay(t *testing.T) {
 				if string(got) != first {
 					t.Errorf("the Clean file made again by %s gives another file (-first +again):\n%s", way, cmp.Diff(first, string(got)))
 				}
+				if way == "apply" || way == "client-side" {
+					// Applied again, the file changes nothing the object holds. The first
+					// server-side apply after a PVC's create writes once more (as the manifest
+					// does), so the object must also stay at one resourceVersion after that.
+					after := reapply(t, c, file, way, "again-by-"+way)
+					after.SetNamespace("shop")
+					if diff := cmp.Diff(withoutVersion(again), withoutVersion(after)); diff != "" {
+						t.Errorf("applying the Clean file again (%s) changed the object (-before +after):\n%s", way, diff)
+					}
+					if last := reapply(t, c, file, way, "again-by-"+way); last.GetResourceVersion() != after.GetResourceVersion() {
+						t.Errorf("applying the Clean file again (%s) keeps changing the object: resourceVersion %s, then %s", way, after.GetResourceVersion(), last.GetResourceVersion())
+					}
+				}
 			}
 		})
 	}
+}
+
+// reapply applies file once more to its object in namespace as kubectl apply does (way
+// "apply": server-side; "client-side": the three-way patch kubectl computes from the
+// last-applied-configuration annotation, the file and the live object) and returns the
+// object after it.
+func reapply(t *testing.T, c *kubetest.Client, file *unstructured.Unstructured, way, namespace string) *unstructured.Unstructured {
+	t.Helper()
+	obj := file.DeepCopy()
+	obj.SetNamespace(namespace)
+	ri := c.Resource(t, obj)
+	ctx := context.Background()
+	var after *unstructured.Unstructured
+	var err error
+	if way == "apply" {
+		after, err = ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "kubectl", Force: true})
+	} else {
+		after, err = clientSideApply(ctx, ri, obj)
+	}
+	if err != nil {
+		t.Fatalf("apply %s again: %v", way, err)
+	}
+	return after
+}
+
+// withoutVersion is obj's content: without its resourceVersion and the times of its
+// managedFields, which a write that changes nothing may still move.
+func withoutVersion(obj *unstructured.Unstructured) map[string]any {
+	out := obj.DeepCopy()
+	out.SetResourceVersion("")
+	fields := out.GetManagedFields()
+	for i := range fields {
+		fields[i].Time = nil
+	}
+	out.SetManagedFields(fields)
+	return out.Object
+}
+
+// clientSideApply is kubectl apply's update of an existing object: a strategic merge patch
+// for a kind client-go knows, a JSON merge patch otherwise, each three-way.
+func clientSideApply(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	const annotation = "kubectl.kubernetes.io/last-applied-configuration"
+	live, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	modified, err := json.Marshal(obj.Object)
+	if err != nil {
+		return nil, err
+	}
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[annotation] = string(modified) + "\n"
+	obj.SetAnnotations(ann)
+	if modified, err = json.Marshal(obj.Object); err != nil {
+		return nil, err
+	}
+	original := []byte(live.GetAnnotations()[annotation])
+	current, err := json.Marshal(live.Object)
+	if err != nil {
+		return nil, err
+	}
+	var patch []byte
+	pt := types.MergePatchType
+	if typedObj, err := scheme.Scheme.New(obj.GroupVersionKind()); err == nil {
+		meta, err := strategicpatch.NewPatchMetaFromStruct(typedObj)
+		if err != nil {
+			return nil, err
+		}
+		patch, err = strategicpatch.CreateThreeWayMergePatch(original, modified, current, meta, true)
+		if err != nil {
+			return nil, err
+		}
+		pt = types.StrategicMergePatchType
+	} else if patch, err = jsonmergepatch.CreateThreeWayJSONMergePatch(original, modified, current); err != nil {
+		return nil, err
+	}
+	if string(patch) == "{}" {
+		return live, nil // kubectl sends nothing
+	}
+	return ri.Patch(ctx, obj.GetName(), pt, patch, metav1.PatchOptions{FieldManager: "kubectl-client-side-apply"})
 }
 
 // makeWay makes manifest one way in the namespace <prefix><way> and returns it as stored.
