@@ -186,21 +186,6 @@ var invisible = map[schema.GroupKind]bool{
 	{Kind: "ConfigMapList"}: true,
 }
 
-// withDefaults are the group versions of groups, known without building the tables.
-var withDefaults = func() map[schema.GroupVersion]bool {
-	m := make(map[schema.GroupVersion]bool, len(groups))
-	for _, g := range groups {
-		m[g.gv] = true
-	}
-	return m
-}()
-
-// mayDefault reports whether the built-in tables may have a defaulting function for gvk: a
-// group version of groups, and not an invisible kind.
-func mayDefault(gvk schema.GroupVersionKind) bool {
-	return withDefaults[gvk.GroupVersion()] && !invisible[gvk.GroupKind()]
-}
-
 // Builtin is the defaulting of the built-in kinds of the compiled release, built once.
 type Builtin struct {
 	scheme *runtime.Scheme

@@ -15,6 +15,7 @@ import (
 // field manager owns, custom resources included, and nothing on a guess. SetServer follows
 // the server through an upgrade; a Defaulter is safe for concurrent use.
 type Defaulter struct {
+	builtin *Builtin
 	schemas *Schemas
 	server  atomic.Pointer[server] // nil: a version the compiled defaulting is not exact for
 }
@@ -45,7 +46,7 @@ func ForServer(major, minor string, schemas *Schemas) (*Defaulter, error) {
 // nothing until SetServer names a version it is exact for: for a process that runs long, whose
 // server may be upgraded under it.
 func New(schemas *Schemas) *Defaulter {
-	return &Defaulter{schemas: schemas}
+	return &Defaulter{builtin: NewBuiltin(), schemas: schemas}
 }
 
 // SetServer makes d the defaulting of an API server of Kubernetes major.minor. For a version
@@ -90,19 +91,14 @@ func (d *Defaulter) For(gvk schema.GroupVersionKind) *Kind {
 	if srv == nil {
 		return nil
 	}
-	// The built-in tables (about 15 MiB, more for every collection to mark) are built when the
-	// first object of a kind they may default comes: never, for a process that renders only
-	// ConfigMaps and custom resources.
-	if mayDefault(gvk) {
-		if b := NewBuiltin(); b.Has(gvk) {
-			k := &Kind{gvk: gvk, builtin: b}
-			for _, e := range srv.exceptions {
-				if e.applies(gvk.GroupKind()) {
-					k.exceptions = append(k.exceptions, e)
-				}
+	if d.builtin.Has(gvk) {
+		k := &Kind{gvk: gvk, builtin: d.builtin}
+		for _, e := range srv.exceptions {
+			if e.applies(gvk.GroupKind()) {
+				k.exceptions = append(k.exceptions, e)
 			}
-			return k
 		}
+		return k
 	}
 	if st := d.schemas.get(gvk); st != nil {
 		return &Kind{gvk: gvk, custom: &customSchema{st}}
