@@ -211,7 +211,7 @@ spec:
 
 // replicaSetGolden compares the Clean file of the ReplicaSet the Deployment controller made
 // for web (an object made by a controller's Update, which owns every default) with its golden
-// file, testdata/clean/living/replicaset.yaml (-update rewrites it).
+// file, testdata/living/replicaset.yaml (-update rewrites it).
 func replicaSetGolden(t *testing.T, c *kubetest.Client, ns string) {
 	t.Helper()
 	ctx := context.Background()
@@ -231,7 +231,7 @@ func replicaSetGolden(t *testing.T, c *kubetest.Client, ns string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join(kubetest.Root(), "testdata", "clean", "living", "replicaset.yaml")
+	golden := filepath.Join(kubetest.Root(), "testdata", "living", "replicaset.yaml")
 	if *updateGolden {
 		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 			t.Fatal(err)
