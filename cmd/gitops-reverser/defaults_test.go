@@ -15,6 +15,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/rest"
@@ -162,6 +163,36 @@ spec:
 	})
 	if got := remote.Files(t, "main")[ns+"/configmaps/settings.yaml"]; !strings.Contains(got, "mode: fast") {
 		t.Errorf("the ConfigMap's file after the upgrade:\n%s", got)
+	}
+
+	// kubectl apply (client-side) of the Service's manifest with its defaults spelled out: a
+	// real write (the last-applied-configuration annotation, which no file holds, and a new
+	// managedFields entry), and no commit. The ConfigMap's change after it shows the writer
+	// has seen it.
+	before := remote.Count(t, "main")
+	services := c.Dynamic.Resource(kubetest.GVR("", "v1", "services")).Namespace(ns)
+	svc, err := services.Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(svc.Object, "None", "spec", "sessionAffinity"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(svc.Object, "ClusterIP", "spec", "type"); err != nil {
+		t.Fatal(err)
+	}
+	svc.SetAnnotations(map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"` + ns + `"},"spec":{"ports":[{"port":80,"protocol":"TCP","targetPort":80}],"selector":{"app":"web"},"sessionAffinity":"None","type":"ClusterIP"}}`})
+	updated, err := services.Update(context.Background(), svc, metav1.UpdateOptions{FieldManager: "kubectl-client-side-apply"})
+	if err != nil || updated.GetResourceVersion() == svc.GetResourceVersion() {
+		t.Fatalf("the Update spelling out defaults was no write: %v", err)
+	}
+	c.Update(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: "+ns+"}\ndata: {mode: slow}\n")
+	eventually(t, 30*time.Second, "the ConfigMap's change", func() (bool, string) {
+		got := remote.Files(t, "main")[ns+"/configmaps/settings.yaml"]
+		return strings.Contains(got, "mode: slow"), got
+	})
+	if n := remote.Count(t, "main"); n != before+1 {
+		t.Errorf("an Update spelling out the Service's defaults, then a ConfigMap change: %d commits, want 1", n-before)
 	}
 }
 
