@@ -31,7 +31,7 @@ spec:
     resources: [deployments, replicasets, pods]
 `
 	_, c, remote := livingSetup(t, ns, "  commitWindow: 0s\n", rule)
-	serverSideApply(t, c, kubetest.Decode(t, web(ns, "applied"))[0], "kubectl")
+	c.ServerSideApply(t, kubetest.Decode(t, web(ns, "applied"))[0], "kubectl")
 	byPrefix := func(files map[string]string, prefix string) []string {
 		var out []string
 		for p := range files {

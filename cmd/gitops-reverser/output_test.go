@@ -113,56 +113,18 @@ func makeOutputObjects(t *testing.T, c *kubetest.Client, ns string) []*unstructu
 	created := web(ns, "created") + "---\n" + service(ns, "created") + "---\n" + outputConfigMap(ns, "created")
 	clientSide := web(ns, "client-side") + "---\n" + outputConfigMap(ns, "client-side")
 	for _, obj := range kubetest.Decode(t, created) {
-		create(t, c, obj, "kubectl-create")
+		c.CreateAs(t, obj, "kubectl-create")
 	}
 	for _, obj := range kubetest.Decode(t, clientSide) {
-		clientSideApply(t, c, obj)
+		c.ClientSideApply(t, obj)
 	}
 	for _, obj := range kubetest.Decode(t, serverSideApplied(ns)) {
-		serverSideApply(t, c, obj, "kubectl")
+		c.ServerSideApply(t, obj, "kubectl")
 	}
 	if _, err := c.Kube.AppsV1().Deployments(ns).Create(context.Background(), typedDeployment(ns), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("typed create: %v", err)
 	}
 	return kubetest.Decode(t, created+"---\n"+clientSide+"---\n"+serverSideApplied(ns))
-}
-
-func create(t *testing.T, c *kubetest.Client, obj *unstructured.Unstructured, manager string) {
-	t.Helper()
-	if _, err := c.Resource(t, obj).Create(context.Background(), obj, metav1.CreateOptions{FieldManager: manager}); err != nil {
-		t.Fatalf("create %s %s: %v", obj.GetKind(), obj.GetName(), err)
-	}
-}
-
-// clientSideApply creates obj as `kubectl apply` does when the object is new.
-func clientSideApply(t *testing.T, c *kubetest.Client, obj *unstructured.Unstructured) {
-	t.Helper()
-	b, err := obj.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ann := obj.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann["kubectl.kubernetes.io/last-applied-configuration"] = string(b) + "\n"
-	obj.SetAnnotations(ann)
-	create(t, c, obj, "kubectl-client-side-apply")
-}
-
-// serverSideApply applies obj as manager, as `kubectl apply --server-side` and Flux do.
-func serverSideApply(t *testing.T, c *kubetest.Client, obj *unstructured.Unstructured, manager string) *unstructured.Unstructured {
-	t.Helper()
-	b, err := obj.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	force := true
-	got, err := c.Resource(t, obj).Patch(context.Background(), obj.GetName(), types.ApplyPatchType, b, metav1.PatchOptions{FieldManager: manager, Force: &force})
-	if err != nil {
-		t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
-	}
-	return got
 }
 
 // typedDeployment is what a Go program sends: every field of the typed struct that is not
@@ -409,7 +371,7 @@ func applyFiles(t *testing.T, c *kubetest.Client, files map[string]string) map[s
 	versions := map[string]string{}
 	for p, content := range files {
 		obj := kubetest.Decode(t, content)[0]
-		versions[p] = serverSideApply(t, c, obj, "flux").GetResourceVersion()
+		versions[p] = c.ServerSideApply(t, obj, "flux").GetResourceVersion()
 	}
 	return versions
 }
@@ -423,9 +385,9 @@ func TestRunOutputModes(t *testing.T) {
 	c := kubetest.NewClient(t, env.Config)
 	c.Namespace(t, ns)
 	remote := gitserver.NewBare(t, "main")
-	create(t, c, kubetest.Decode(t, web(ns, "created"))[0], "kubectl-create")
+	c.CreateAs(t, kubetest.Decode(t, web(ns, "created"))[0], "kubectl-create")
 	for _, doc := range []string{web(ns, "applied"), scheduledPod(ns, "")} {
-		serverSideApply(t, c, kubetest.Decode(t, doc)[0], "kubectl")
+		c.ServerSideApply(t, kubetest.Decode(t, doc)[0], "kubectl")
 	}
 	apply(t, c, destinationYAML(ns, "git", remote.URL, "  commitWindow: 0s\n")+`---
 apiVersion: reverser.gitops.dev/v1alpha1
@@ -445,7 +407,7 @@ spec:
 	// and takes the label off again: two commits, neither with nodeName.
 	bind(t, c, ns, "scheduled")
 	podFile := ns + "/pods/scheduled.yaml"
-	serverSideApply(t, c, kubetest.Decode(t, scheduledPod(ns, "tier: batch"))[0], "kubectl")
+	c.ServerSideApply(t, kubetest.Decode(t, scheduledPod(ns, "tier: batch"))[0], "kubectl")
 	eventually(t, 30*time.Second, "labelled pod file", func() (bool, string) {
 		got := remote.Files(t, "main")[podFile]
 		return strings.Contains(got, "tier: batch"), got
@@ -453,7 +415,7 @@ spec:
 	if got := remote.Files(t, "main")[podFile]; strings.Contains(got, "nodeName") {
 		t.Errorf("Clean pod file has the scheduler's nodeName:\n%s", got)
 	}
-	serverSideApply(t, c, kubetest.Decode(t, scheduledPod(ns, ""))[0], "kubectl")
+	c.ServerSideApply(t, kubetest.Decode(t, scheduledPod(ns, ""))[0], "kubectl")
 	waitTree(t, remote, golden(t, "clean", ns), "deployments.apps/applied", "deployments.apps/created", "pods/scheduled")
 	if n := remote.Count(t, "main"); n != before+2 {
 		t.Errorf("binding, labelling and unlabelling made %d commits, want 2", n-before)

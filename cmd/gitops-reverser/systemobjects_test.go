@@ -109,7 +109,7 @@ func TestSnapshotSystemObjectsRoundTrip(t *testing.T) {
 		return strings.HasPrefix(paths[i], "_cluster/namespaces/") && !strings.HasPrefix(paths[j], "_cluster/namespaces/")
 	})
 	for _, p := range paths {
-		serverSideApply(t, b, kubetest.Decode(t, files[p])[0], "restore")
+		b.ServerSideApply(t, kubetest.Decode(t, files[p])[0], "restore")
 	}
 	second := gitserver.NewBare(t, "main")
 	if _, stderr, err := cli(t, "snapshot", "--kubeconfig", kcB, "--repo", second.URL, "-A"); err != nil {

@@ -107,41 +107,18 @@ func TestCleanMadeAnyWay(t *testing.T) {
 					// Applied again, the file changes nothing the object holds. The first
 					// server-side apply after a PVC's create writes once more (as the manifest
 					// does), so the object must also stay at one resourceVersion after that.
-					after := reapply(t, c, file, way, "again-by-"+way)
+					after := makeWay(t, c, file, way, "again-by-")
 					after.SetNamespace("shop")
 					if diff := cmp.Diff(withoutVersion(again), withoutVersion(after)); diff != "" {
 						t.Errorf("applying the Clean file again (%s) changed the object (-before +after):\n%s", way, diff)
 					}
-					if last := reapply(t, c, file, way, "again-by-"+way); last.GetResourceVersion() != after.GetResourceVersion() {
+					if last := makeWay(t, c, file, way, "again-by-"); last.GetResourceVersion() != after.GetResourceVersion() {
 						t.Errorf("applying the Clean file again (%s) keeps changing the object: resourceVersion %s, then %s", way, after.GetResourceVersion(), last.GetResourceVersion())
 					}
 				}
 			}
 		})
 	}
-}
-
-// reapply applies file once more to its object in namespace as kubectl apply does (way
-// "apply": server-side; "client-side": the three-way patch kubectl computes from the
-// last-applied-configuration annotation, the file and the live object) and returns the
-// object after it.
-func reapply(t *testing.T, c *kubetest.Client, file *unstructured.Unstructured, way, namespace string) *unstructured.Unstructured {
-	t.Helper()
-	obj := file.DeepCopy()
-	obj.SetNamespace(namespace)
-	ri := c.Resource(t, obj)
-	ctx := context.Background()
-	var after *unstructured.Unstructured
-	var err error
-	if way == "apply" {
-		after, err = ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "kubectl", Force: true})
-	} else {
-		after, err = clientSideApply(ctx, ri, obj)
-	}
-	if err != nil {
-		t.Fatalf("apply %s again: %v", way, err)
-	}
-	return after
 }
 
 // withoutVersion is obj's content: without its resourceVersion and the times of its
@@ -209,37 +186,18 @@ func makeWay(t *testing.T, c *kubetest.Client, manifest *unstructured.Unstructur
 	t.Helper()
 	obj := manifest.DeepCopy()
 	obj.SetNamespace(prefix + way)
-	ri := c.Resource(t, obj)
-	ctx := context.Background()
-	var err error
 	switch way {
 	case "create":
-		_, err = ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: "kubectl-create"})
+		return c.CreateAs(t, obj, "kubectl-create")
 	case "client-side":
-		last, err := json.Marshal(obj.Object)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ann := obj.GetAnnotations()
-		if ann == nil {
-			ann = map[string]string{}
-		}
-		ann["kubectl.kubernetes.io/last-applied-configuration"] = string(last) + "\n"
-		obj.SetAnnotations(ann)
-		_, err = ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: "kubectl-client-side-apply"})
+		return c.ClientSideApply(t, obj)
 	case "typed":
-		_, err = ri.Create(ctx, typed(t, obj), metav1.CreateOptions{FieldManager: "typed-client"})
+		return c.CreateAs(t, typed(t, obj), "typed-client")
 	case "apply":
-		_, err = ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "kubectl", Force: true})
+		return c.ServerSideApply(t, obj, "kubectl")
 	}
-	if err != nil {
-		t.Fatalf("%s %s: %v", way, obj.GetName(), err)
-	}
-	live, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return live
+	t.Fatalf("no way %q", way)
+	return nil
 }
 
 // typed is obj as a typed Go client sends it: through its Go type (client-go's scheme, which
