@@ -55,11 +55,13 @@ func watchConfig(ctx context.Context, dyn dynamic.Interface, trigger func(), hoo
 	if _, err := f.ForResource(cluster.CRDs).Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { hook.set(obj); trigger() },
 		UpdateFunc: func(oldObj, newObj any) {
-			hook.set(newObj)
-			if specChanged(oldObj, newObj) && hook.changed != nil {
-				hook.changed(crdResource(newObj))
+			if !sameGeneration(oldObj, newObj) { // its spec, the schemas among it, changed
+				hook.set(newObj)
+				if hook.changed != nil {
+					hook.changed(crdResource(newObj))
+				}
 			}
-			triggerOnSpec(oldObj, newObj, trigger)
+			trigger() // a status change (Established) matters too
 		},
 		DeleteFunc: func(obj any) { hook.delete(obj); trigger() },
 	}); err != nil {
@@ -95,16 +97,19 @@ func watchConfig(ctx context.Context, dyn dynamic.Interface, trigger func(), hoo
 
 // triggerOnSpec ignores updates that only touch status (our own status writes) or nothing.
 func triggerOnSpec(oldObj, newObj any, trigger func()) {
-	o, ok1 := oldObj.(interface{ GetGeneration() int64 })
-	n, ok2 := newObj.(interface{ GetGeneration() int64 })
-	if ok1 && ok2 && o.GetGeneration() == n.GetGeneration() {
-		// Labels and annotations do not change what is watched, except a request for a resync;
-		// CRD status (Established) does.
-		if !isCRD(newObj) && requestedAt(oldObj) == requestedAt(newObj) {
-			return
-		}
+	// Labels and annotations do not change what is watched, except a request for a resync.
+	if sameGeneration(oldObj, newObj) && requestedAt(oldObj) == requestedAt(newObj) {
+		return
 	}
 	trigger()
+}
+
+// sameGeneration reports whether two versions of an object have one generation: their spec
+// is the same.
+func sameGeneration(oldObj, newObj any) bool {
+	o, ok1 := oldObj.(interface{ GetGeneration() int64 })
+	n, ok2 := newObj.(interface{ GetGeneration() int64 })
+	return ok1 && ok2 && o.GetGeneration() == n.GetGeneration()
 }
 
 func requestedAt(obj any) string {
@@ -113,11 +118,6 @@ func requestedAt(obj any) string {
 		return ""
 	}
 	return u.GetAnnotations()[v1alpha1.ReconcileRequestAnnotation]
-}
-
-func isCRD(obj any) bool {
-	u, ok := obj.(interface{ GetKind() string })
-	return ok && u.GetKind() == "CustomResourceDefinition"
 }
 
 func (h crdHook) set(obj any) {
@@ -133,13 +133,6 @@ func (h crdHook) delete(obj any) {
 	if u, ok := obj.(*unstructured.Unstructured); ok && h.schemas != nil {
 		h.schemas.Delete(u.GetName())
 	}
-}
-
-// specChanged reports a new generation: a CRD's spec, its schemas among it, changed.
-func specChanged(oldObj, newObj any) bool {
-	o, ok1 := oldObj.(interface{ GetGeneration() int64 })
-	n, ok2 := newObj.(interface{ GetGeneration() int64 })
-	return ok1 && ok2 && o.GetGeneration() != n.GetGeneration()
 }
 
 // crdResource is the resource a CRD serves.
