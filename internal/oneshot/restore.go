@@ -419,9 +419,11 @@ func changed(before, after *unstructured.Unstructured) bool {
 func differs(live *unstructured.Unstructured, file []byte, secret bool, d *defaulting.Defaulter) bool {
 	renderings := []func() ([]byte, error){
 		func() ([]byte, error) { return snapshot.PlainWith(live, snapshot.Clean, d) },
-		func() ([]byte, error) { return snapshot.PlainFor(live, snapshot.Clean) },
-		func() ([]byte, error) { return snapshot.PlainFor(live, snapshot.Full) },
 	}
+	if d != nil { // without defaulting, the first is this one
+		renderings = append(renderings, func() ([]byte, error) { return snapshot.PlainFor(live, snapshot.Clean) })
+	}
+	renderings = append(renderings, func() ([]byte, error) { return snapshot.PlainFor(live, snapshot.Full) })
 	for _, render := range renderings {
 		if b, err := render(); err == nil && sameYAML(b, file, secret) {
 			return false
