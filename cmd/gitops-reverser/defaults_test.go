@@ -196,6 +196,71 @@ spec:
 	}
 }
 
+// TestSnapshotUncoveredServer: against an API server whose version the compiled defaulting
+// is not exact for (1.33, through the version proxy), snapshot writes Clean files with the
+// server's defaults and says why once on stderr, for two destinations; against a covered one
+// (1.37) it says nothing and leaves them out.
+func TestSnapshotUncoveredServer(t *testing.T) {
+	const ns = "uncovered"
+	c := kubetest.NewClient(t, env.Config)
+	c.Namespace(t, ns)
+	c.Create(t, `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: `+ns+`}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+`)
+	first, second := gitserver.NewBare(t, "main"), gitserver.NewBare(t, "main")
+	rules := `  rules:
+  - apiGroups: [""]
+    resources: [services]
+`
+	apply(t, c, destinationYAML(ns, "first", first.URL, "")+`---
+apiVersion: reverser.gitops.dev/v1alpha1
+kind: WatchRule
+metadata: {name: first, namespace: `+ns+`}
+spec:
+  destinationRef: {name: first}
+`+rules+"---\n"+destinationYAML(ns, "second", second.URL, "")+`---
+apiVersion: reverser.gitops.dev/v1alpha1
+kind: WatchRule
+metadata: {name: second, namespace: `+ns+`}
+spec:
+  destinationRef: {name: second}
+`+rules)
+	proxy := newVersionProxy(t, "33")
+	path := ns + "/services/web.yaml"
+	_, stderr, err := cli(t, "snapshot", "--kubeconfig", proxy.kubeconfig)
+	if err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, stderr)
+	}
+	const note = "Clean keeps server defaults: API server version 1.33, defaulting compiled for 1.34 to 1.37"
+	if n := strings.Count(stderr, note); n != 1 {
+		t.Errorf("stderr says %d times why Clean keeps the defaults, want once:\n%s", n, stderr)
+	}
+	for _, r := range []*gitserver.Remote{first, second} {
+		if got := r.Files(t, "main")[path]; !strings.Contains(got, "sessionAffinity: None") {
+			t.Errorf("against 1.33, the Service's file without its defaults:\n%s", got)
+		}
+	}
+
+	proxy.minor.Store("37")
+	_, stderr, err = cli(t, "snapshot", "--kubeconfig", proxy.kubeconfig)
+	if err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, stderr)
+	}
+	if strings.Contains(stderr, "keeps server defaults") {
+		t.Errorf("against 1.37, stderr says Clean keeps the defaults:\n%s", stderr)
+	}
+	for _, r := range []*gitserver.Remote{first, second} {
+		if got := r.Files(t, "main")[path]; strings.Contains(got, "sessionAffinity") {
+			t.Errorf("against 1.37, the Service's file keeps its defaults:\n%s", got)
+		}
+	}
+}
+
 // versionProxy is the test API server behind a proxy that reports Kubernetes 1.<minor> on
 // /version and passes everything else through (watches included) with the server's own
 // credentials; kubeconfig reaches it.

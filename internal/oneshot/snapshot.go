@@ -102,6 +102,7 @@ func Snapshot(ctx context.Context, o Options) error {
 		}
 	}
 	failed := unusable
+	noted := false
 	for _, t := range targets {
 		if t.Suspend {
 			fmt.Fprintf(o.Summary, "snapshot %s: suspended (spec.suspend), skipped\n", t)
@@ -113,7 +114,10 @@ func Snapshot(ctx context.Context, o Options) error {
 		}
 		if t.OutputMode() == snapshot.Clean && note != "" {
 			res.note = note
-			fmt.Fprintf(o.Summary, "snapshot %s: %s\n", t, note)
+			if !noted { // said once for the run: it is the server's, not a destination's
+				fmt.Fprintf(o.Summary, "snapshot: %s\n", note)
+				noted = true
+			}
 		}
 		if o.Repo == "" && !o.DryRun {
 			reportStatus(ctx, o.Log, c.Dynamic, t, res, err)
